@@ -1,0 +1,304 @@
+//! `tagcenter-train`: the offline command line. Thin: parses arguments and calls the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use tagcenter_training::demo::{DemoParams, generate};
+use tagcenter_training::eval::identity::score_identity;
+use tagcenter_training::sources::config::SourceConfig;
+use tagcenter_training::unify::{Progress, unify};
+
+#[derive(Parser)]
+#[command(
+    name = "tagcenter-train",
+    version,
+    about = "Unify customer-data islands, train and evaluate tagcenter's models"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole product on generated demo data: generate, unify (and score identities against the truth).
+    Demo {
+        /// Demo customers to generate.
+        #[arg(long, default_value_t = 20_000)]
+        customers: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Working folder (data/, unified/).
+        #[arg(long, default_value = "out/demo")]
+        out: PathBuf,
+    },
+    /// Write a demo retailer's export folder (with its source config, tag dictionary and truth/).
+    Generate {
+        /// Customers to generate.
+        #[arg(long, default_value_t = 20_000)]
+        customers: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Leave out the injected defects.
+        #[arg(long)]
+        no_defects: bool,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Read, clean and link every source of a config into unified profiles.
+    Unify {
+        /// The source config (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Folder holding the source files (default: the config's folder).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Compute behavioural tags as of this date (default: the config's reference date).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+        /// Identity truth (source,record_key,person_id) to score the clusters against.
+        #[arg(long)]
+        truth: Option<PathBuf>,
+    },
+    /// Explain a unified customer: its records and the keys that joined them.
+    Explain {
+        /// A unify output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// A customer ID, a source record (`web:10342`) or an identity key (`email:ann@qq.com`).
+        key: String,
+    },
+    /// Benchmark unify on generated data of the given sizes: rows/s, wall time, peak memory.
+    BenchUnify {
+        /// Sizes in customers.
+        #[arg(long, value_delimiter = ',', default_values_t = [100_000usize, 1_000_000])]
+        customers: Vec<usize>,
+        /// Where generated data and outputs are kept (reused when present).
+        #[arg(long, default_value = "out/bench")]
+        work: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Demo { customers, seed, out } => {
+            let data = out.join("data");
+            generate_into(&data, customers, seed, true)?;
+            run_unify(
+                &data.join("tagcenter.toml"),
+                None,
+                &out.join("unified"),
+                None,
+                Some(&data.join("truth/identity.csv")),
+            )
+        }
+        Command::Generate { customers, seed, no_defects, out } => generate_into(&out, customers, seed, !no_defects),
+        Command::Unify { config, data, out, as_of, truth } => {
+            run_unify(&config, data.as_deref(), &out, as_of, truth.as_deref())
+        }
+        Command::Explain { out, key } => explain(&out, &key),
+        Command::BenchUnify { customers, work } => bench_unify(&customers, &work),
+    }
+}
+
+fn generate_into(out: &Path, customers: usize, seed: u64, defects: bool) -> Result<()> {
+    let started = Instant::now();
+    let summary = generate(&DemoParams { customers, seed, defects }, out)
+        .with_context(|| format!("generating demo data into {}", out.display()))?;
+    eprintln!(
+        "generated {} persons into {} in {:.1} s",
+        summary.persons,
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    for (path, rows) in &summary.files {
+        eprintln!(
+            "  {:<28} {rows:>10} rows",
+            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+        );
+    }
+    Ok(())
+}
+
+fn progress_hooks() -> Progress {
+    let multi = MultiProgress::new();
+    let style = ProgressStyle::with_template("{prefix:>10} [{bar:30}] {bytes:>9}/{total_bytes:9} {bytes_per_sec}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    let bars = std::sync::Mutex::new(std::collections::HashMap::<String, ProgressBar>::new());
+    let stage_multi = multi.clone();
+    Progress {
+        on_bytes: Box::new(move |source, done, total| {
+            let Ok(mut bars) = bars.lock() else { return };
+            let bar = bars.entry(source.to_owned()).or_insert_with(|| {
+                let bar = multi.add(ProgressBar::new(total));
+                bar.set_style(style.clone());
+                bar.set_prefix(source.to_owned());
+                bar
+            });
+            bar.set_length(total.max(done));
+            bar.set_position(done);
+        }),
+        on_stage: Box::new(move |stage| {
+            let _ = stage_multi.println(format!("· {stage}"));
+        }),
+    }
+}
+
+fn run_unify(
+    config_path: &Path,
+    data: Option<&Path>,
+    out: &Path,
+    as_of: Option<NaiveDate>,
+    truth: Option<&Path>,
+) -> Result<()> {
+    let config = SourceConfig::load(config_path, data)?;
+    let as_of = as_of.unwrap_or(config.project.reference_date);
+    let mut unified = unify(config, &out.join("quarantine"), &progress_hooks())?;
+    let started = Instant::now();
+    let profiles = unified.profiles(as_of);
+    unified.timings.push(("profiles".to_owned(), started.elapsed().as_secs_f64()));
+    let report = unified.write_outputs(&profiles, as_of, out)?;
+    println!("{}", tagcenter_training::unify::summary_text(&report));
+    if let Some(truth) = truth {
+        let scores = score_identity(&unified, truth)?;
+        println!(
+            "identity vs truth: pairwise precision {:.4}, recall {:.4}, F1 {:.4} over {} records ({} true pairs)",
+            scores.precision, scores.recall, scores.f1, scores.records, scores.true_pairs
+        );
+        std::fs::write(out.join("identity_scores.json"), serde_json::to_string_pretty(&scores)?)?;
+    }
+    println!("outputs in {}", out.display());
+    Ok(())
+}
+
+fn explain(out: &Path, key: &str) -> Result<()> {
+    let edges_path = out.join("identity_edges.csv");
+    let map_path = out.join("identity_map.csv");
+    let customer = find_customer(&map_path, &edges_path, key)?;
+    println!("customer {customer}");
+    let mut reader = csv::Reader::from_path(&map_path).with_context(|| format!("reading {}", map_path.display()))?;
+    println!("records:");
+    for row in reader.records() {
+        let row = row?;
+        if &row[0] == customer.as_str() {
+            println!("  {}:{}{}", &row[1], &row[2], if &row[3] == "true" { " (anonymous)" } else { "" });
+        }
+    }
+    println!("keys (records holding each; a key held by two or more records joined them):");
+    let mut reader =
+        csv::Reader::from_path(&edges_path).with_context(|| format!("reading {}", edges_path.display()))?;
+    let mut by_key: std::collections::BTreeMap<String, (String, Vec<String>)> = Default::default();
+    for row in reader.records() {
+        let row = row?;
+        if &row[0] == customer.as_str() {
+            by_key
+                .entry(row[2].to_owned())
+                .or_insert_with(|| (row[3].to_owned(), Vec::new()))
+                .1
+                .push(row[1].to_owned());
+        }
+    }
+    for (key, (status, records)) in by_key {
+        println!("  {key} [{status}] ← {}", records.join(", "));
+    }
+    let fuzzy_path = out.join("fuzzy_links.csv");
+    if let Ok(mut reader) = csv::Reader::from_path(&fuzzy_path) {
+        for row in reader.records() {
+            let row = row?;
+            if &row[3] == customer.as_str() {
+                println!("fuzzy link ({}): {} ~ {}", &row[0], &row[1], &row[2]);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn find_customer(map_path: &Path, edges_path: &Path, key: &str) -> Result<String> {
+    if tagcenter::domain::CustomerId::parse(key).is_some() {
+        return Ok(key.to_owned());
+    }
+    let mut reader = csv::Reader::from_path(map_path).with_context(|| format!("reading {}", map_path.display()))?;
+    for row in reader.records() {
+        let row = row?;
+        if format!("{}:{}", &row[1], &row[2]) == key {
+            return Ok(row[0].to_owned());
+        }
+    }
+    let mut reader = csv::Reader::from_path(edges_path).with_context(|| format!("reading {}", edges_path.display()))?;
+    for row in reader.records() {
+        let row = row?;
+        if &row[2] == key {
+            return Ok(row[0].to_owned());
+        }
+    }
+    bail!("{key} is neither a customer ID, a source record nor an identity key in {}", map_path.display())
+}
+
+fn bench_unify(sizes: &[usize], work: &Path) -> Result<()> {
+    let exe = std::env::current_exe()?;
+    println!(
+        "{:>10} {:>12} {:>10} {:>12} {:>12} {:>9} {:>9}",
+        "customers", "source rows", "wall s", "rows/s", "peak MiB", "ident F1", "customers"
+    );
+    for &n in sizes {
+        let data = work.join(format!("data-{n}"));
+        if !data.join("truth/identity.csv").exists() {
+            generate_into(&data, n, 42, true)?;
+        }
+        let out = work.join(format!("unified-{n}"));
+        let started = Instant::now();
+        let status = std::process::Command::new(&exe)
+            .args(["unify", "--config"])
+            .arg(data.join("tagcenter.toml"))
+            .arg("--out")
+            .arg(&out)
+            .arg("--truth")
+            .arg(data.join("truth/identity.csv"))
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        let wall = started.elapsed().as_secs_f64();
+        if !status.success() {
+            bail!("unify of {} failed", data.display());
+        }
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("quality_report.json"))?)?;
+        let scores: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("identity_scores.json"))?)?;
+        let rows: u64 =
+            report["sources"].as_array().map_or(0, |s| s.iter().map(|q| q["rows_read"].as_u64().unwrap_or(0)).sum());
+        println!(
+            "{n:>10} {rows:>12} {wall:>10.1} {:>12.0} {:>12.0} {:>9.4} {:>9}",
+            rows as f64 / wall,
+            report["peak_rss_mib"].as_f64().unwrap_or(f64::NAN),
+            scores["f1"].as_f64().unwrap_or(f64::NAN),
+            report["identity"]["customers"]
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Evaluation: measuring what the pipeline produced against ground truth.
+
+pub mod identity;

@@ -1,0 +1,645 @@
+//! Reading source files row by row, whatever their format, with line numbers. Structural problems
+//! (wrong column count, invalid UTF-8, broken JSON) are reported as quarantine events right here, exact
+//! duplicates and repeated header lines are recognised, and only well-formed rows go on to be parsed.
+//!
+//! Why not polars' CSV reader here: it cannot report line numbers, it either fails a whole file on a few
+//! bytes of invalid UTF-8 or silently replaces them, and it silently pads or cuts ragged lines (see
+//! `shared/docs/FACTS.md`). The quarantine needs file, line and reason for every bad row, so this pass
+//! reads bytes with the `csv` crate; Parquet sources are read with polars.
+
+use std::cell::RefCell;
+use std::collections::{HashSet, VecDeque};
+use std::fs::File;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::config::FormatSpec;
+use super::quarantine::{QuarantinedRow, Reason};
+
+/// A file that cannot be read at all (as opposed to a bad row, which is quarantined).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// An I/O error.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The config names columns the file does not have.
+    #[error("{path}: column(s) {missing:?} named in the config are not in the file (it has {available:?})")]
+    MissingColumns {
+        /// The file.
+        path: PathBuf,
+        /// The missing columns.
+        missing: Vec<String>,
+        /// The columns the file has.
+        available: Vec<String>,
+    },
+    /// A Parquet file polars could not read.
+    #[error("cannot read Parquet file {path}: {message}")]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// polars' message.
+        message: String,
+    },
+}
+
+/// A column the parser needs, as registered in a [`ColumnSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Col(usize);
+
+impl Col {
+    /// The handle of the `i`-th registered column.
+    pub fn at(i: usize) -> Self {
+        Self(i)
+    }
+}
+
+/// The columns a source's parser needs, by name.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnSet {
+    names: Vec<String>,
+}
+
+impl ColumnSet {
+    /// Registers a column (once per name) and returns its handle.
+    pub fn add(&mut self, name: &str) -> Col {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => Col(i),
+            None => {
+                self.names.push(name.to_owned());
+                Col(self.names.len() - 1)
+            }
+        }
+    }
+
+    /// The registered names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// One well-formed row: the values of the registered columns, trimmed, `None` when empty.
+#[derive(Debug)]
+pub struct Row<'a> {
+    /// 1-based line in the file (row number for Parquet).
+    pub line: u64,
+    values: &'a [Option<&'a str>],
+}
+
+impl<'a> Row<'a> {
+    /// The value of a column, trimmed; `None` when empty or absent.
+    pub fn get(&self, col: Col) -> Option<&'a str> {
+        self.values.get(col.0).copied().flatten()
+    }
+
+    /// The row as text, for quarantine files.
+    pub fn describe(&self, columns: &ColumnSet) -> String {
+        columns
+            .names
+            .iter()
+            .zip(self.values)
+            .map(|(n, v)| format!("{n}={}", v.unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// What reading produced for one line.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A well-formed row.
+    Row(Row<'a>),
+    /// A structurally bad row, for the quarantine.
+    Bad(QuarantinedRow),
+    /// A line identical to the header (concatenated exports).
+    RepeatedHeader(u64),
+    /// An exact duplicate of an earlier line of the same source.
+    Duplicate(u64),
+    /// A blank line.
+    Blank(u64),
+}
+
+/// Remembers the lines seen in a source (across its files) to recognise exact duplicates.
+#[derive(Debug, Default)]
+pub struct Dedup {
+    seen: HashSet<u64>,
+}
+
+impl Dedup {
+    /// True the first time these bytes are seen. Uses a 64-bit hash: at 10 million lines the chance of
+    /// any false duplicate is about 3 in a million.
+    pub fn first_time(&mut self, bytes: &[u8]) -> bool {
+        let mut hasher = DefaultHasher::new();
+        bytes.hash(&mut hasher);
+        self.seen.insert(hasher.finish())
+    }
+
+    /// Like [`Dedup::first_time`] for a line split into fields (field boundaries count).
+    pub fn first_time_fields<'a>(&mut self, fields: impl Iterator<Item = &'a [u8]>) -> bool {
+        let mut hasher = DefaultHasher::new();
+        for field in fields {
+            field.hash(&mut hasher);
+        }
+        self.seen.insert(hasher.finish())
+    }
+}
+
+/// Reads one file, calling `on` for every line. `on_bytes` is told how many bytes have been consumed
+/// (for progress bars).
+pub fn read_file(
+    path: &Path,
+    format: &FormatSpec,
+    columns: &ColumnSet,
+    dedup: &mut Dedup,
+    on_bytes: &mut dyn FnMut(u64),
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<(), ReadError> {
+    let io = |source| ReadError::Io { path: path.to_owned(), source };
+    match format {
+        FormatSpec::Csv { delimiter, quote, header, columns: names } if delimiter == "whitespace" => {
+            let file = File::open(path).map_err(io)?;
+            read_whitespace(path, BufReader::with_capacity(1 << 20, file), *header, names, columns, dedup, on_bytes, on)
+        }
+        FormatSpec::Csv { delimiter, quote, header, columns: names } => {
+            let newlines = Rc::new(RefCell::new(NewlineIndex::default()));
+            let file = LineCounting { inner: File::open(path).map_err(io)?, offset: 0, index: Rc::clone(&newlines) };
+            let mut builder = csv::ReaderBuilder::new();
+            builder.delimiter(delimiter.as_bytes()[0]).has_headers(false).flexible(true).buffer_capacity(1 << 20);
+            match quote.as_bytes().first() {
+                Some(&q) => builder.quote(q),
+                None => builder.quoting(false),
+            };
+            read_csv(path, builder.from_reader(file), &newlines, *header, names, columns, dedup, on_bytes, on)
+        }
+        FormatSpec::Jsonl => {
+            let file = File::open(path).map_err(io)?;
+            read_jsonl(path, BufReader::with_capacity(1 << 20, file), columns, dedup, on_bytes, on)
+        }
+        FormatSpec::Parquet => read_parquet(path, columns, dedup, on),
+    }
+}
+
+fn resolve(path: &Path, header: &[String], columns: &ColumnSet) -> Result<Vec<usize>, ReadError> {
+    let mut positions = Vec::with_capacity(columns.names.len());
+    let mut missing = Vec::new();
+    for name in &columns.names {
+        match header.iter().position(|h| h == name) {
+            Some(p) => positions.push(p),
+            None => missing.push(name.clone()),
+        }
+    }
+    if missing.is_empty() {
+        Ok(positions)
+    } else {
+        Err(ReadError::MissingColumns { path: path.to_owned(), missing, available: header.to_vec() })
+    }
+}
+
+fn trimmed(text: &str) -> Option<&str> {
+    let t = text.trim();
+    (!t.is_empty()).then_some(t)
+}
+
+/// Byte offsets of the newlines read ahead of the parser, so a record's byte offset gives its exact
+/// 1-based line (the `csv` crate's own line count skips blank lines and quoted line breaks).
+#[derive(Debug, Default)]
+struct NewlineIndex {
+    pending: VecDeque<u64>,
+    passed: u64,
+}
+
+impl NewlineIndex {
+    /// The line on which the byte at `offset` lies. Offsets must not decrease between calls.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        while self.pending.front().is_some_and(|&n| n < offset) {
+            self.pending.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+/// A reader that notes where every newline is as bytes pass through.
+struct LineCounting<R> {
+    inner: R,
+    offset: u64,
+    index: Rc<RefCell<NewlineIndex>>,
+}
+
+impl<R: Read> Read for LineCounting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut index = self.index.borrow_mut();
+        index.pending.extend(memchr::memchr_iter(b'\n', &buf[..n]).map(|i| self.offset + i as u64));
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+fn header_names(record: &csv::ByteRecord) -> Vec<String> {
+    record
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let text = String::from_utf8_lossy(f);
+            let text = if i == 0 { text.trim_start_matches('\u{feff}').to_owned() } else { text.into_owned() };
+            text.trim().to_owned()
+        })
+        .collect()
+}
+
+fn lossy_join(record: &csv::ByteRecord, delimiter: char) -> String {
+    record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect::<Vec<_>>().join(&delimiter.to_string())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_csv<R: Read>(
+    path: &Path,
+    mut reader: csv::Reader<R>,
+    newlines: &RefCell<NewlineIndex>,
+    has_header: bool,
+    names: &[String],
+    columns: &ColumnSet,
+    dedup: &mut Dedup,
+    on_bytes: &mut dyn FnMut(u64),
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<(), ReadError> {
+    let io = |e: csv::Error| ReadError::Io { path: path.to_owned(), source: std::io::Error::other(e.to_string()) };
+    let mut record = csv::ByteRecord::new();
+    let mut header_record = csv::ByteRecord::new();
+    let header: Vec<String> = if has_header {
+        if !reader.read_byte_record(&mut header_record).map_err(io)? {
+            return Ok(());
+        }
+        header_names(&header_record)
+    } else {
+        names.to_vec()
+    };
+    let positions = resolve(path, &header, columns)?;
+    let width = header.len();
+    let mut rows = 0u64;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) if e.is_io_error() => return Err(io(e)),
+            Err(e) => {
+                let line = newlines.borrow_mut().line_at(reader.position().byte().saturating_sub(1));
+                on(Event::Bad(QuarantinedRow {
+                    line,
+                    field: String::new(),
+                    reason: Reason::Unreadable,
+                    detail: e.to_string(),
+                    raw: String::new(),
+                }));
+                continue;
+            }
+        }
+        rows += 1;
+        if rows % 65_536 == 0 {
+            on_bytes(record.position().map_or(0, |p| p.byte()));
+        }
+        // The line of the record's last byte, less the line breaks inside its quoted fields. (The start
+        // offset the csv crate reports includes skipped blank lines, so it cannot be used.)
+        let end = reader.position().byte().saturating_sub(1);
+        let inner_breaks = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
+        let line = newlines.borrow_mut().line_at(end) - inner_breaks;
+        if record.len() == 1 && record.get(0).is_some_and(|f| f.iter().all(u8::is_ascii_whitespace)) {
+            on(Event::Blank(line));
+            continue;
+        }
+        if has_header && record == header_record {
+            on(Event::RepeatedHeader(line));
+            continue;
+        }
+        if record.len() != width {
+            on(Event::Bad(QuarantinedRow {
+                line,
+                field: String::new(),
+                reason: Reason::WrongColumnCount,
+                detail: format!("expected {width} fields, found {}", record.len()),
+                raw: lossy_join(&record, ','),
+            }));
+            continue;
+        }
+        let mut fields: Vec<&str> = Vec::with_capacity(width);
+        let mut bad_field = None;
+        for (i, f) in record.iter().enumerate() {
+            match std::str::from_utf8(f) {
+                Ok(text) => fields.push(text),
+                Err(_) => {
+                    bad_field = Some(i);
+                    break;
+                }
+            }
+        }
+        if let Some(i) = bad_field {
+            on(Event::Bad(QuarantinedRow {
+                line,
+                field: header.get(i).cloned().unwrap_or_default(),
+                reason: Reason::InvalidUtf8,
+                detail: "bytes that are not UTF-8 (another encoding, such as GBK?)".into(),
+                raw: lossy_join(&record, ','),
+            }));
+            continue;
+        }
+        if !dedup.first_time_fields(record.iter()) {
+            on(Event::Duplicate(line));
+            continue;
+        }
+        let values: Vec<Option<&str>> = positions.iter().map(|&p| trimmed(fields[p])).collect();
+        on(Event::Row(Row { line, values: &values }));
+    }
+    on_bytes(reader.position().byte());
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_whitespace<R: BufRead>(
+    path: &Path,
+    mut reader: R,
+    has_header: bool,
+    names: &[String],
+    columns: &ColumnSet,
+    dedup: &mut Dedup,
+    on_bytes: &mut dyn FnMut(u64),
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<(), ReadError> {
+    let io = |source| ReadError::Io { path: path.to_owned(), source };
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    let mut consumed = 0u64;
+    let mut header: Vec<String> = names.to_vec();
+    let mut header_line: Option<Vec<u8>> = None;
+    let mut positions: Option<Vec<usize>> = None;
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        consumed += n as u64;
+        if line % 65_536 == 0 {
+            on_bytes(consumed);
+        }
+        let bytes = buf.trim_ascii();
+        if bytes.is_empty() {
+            on(Event::Blank(line));
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            on(Event::Bad(QuarantinedRow {
+                line,
+                field: String::new(),
+                reason: Reason::InvalidUtf8,
+                detail: "bytes that are not UTF-8".into(),
+                raw: String::from_utf8_lossy(bytes).into_owned(),
+            }));
+            continue;
+        };
+        if has_header && header_line.is_none() {
+            header = text.split_ascii_whitespace().map(str::to_owned).collect();
+            header_line = Some(bytes.to_vec());
+            continue;
+        }
+        if header_line.as_deref() == Some(bytes) {
+            on(Event::RepeatedHeader(line));
+            continue;
+        }
+        let positions = match &positions {
+            Some(p) => p,
+            None => positions.insert(resolve(path, &header, columns)?),
+        };
+        let fields: Vec<&str> = text.split_ascii_whitespace().collect();
+        if fields.len() != header.len() {
+            on(Event::Bad(QuarantinedRow {
+                line,
+                field: String::new(),
+                reason: Reason::WrongColumnCount,
+                detail: format!("expected {} fields, found {}", header.len(), fields.len()),
+                raw: text.to_owned(),
+            }));
+            continue;
+        }
+        if !dedup.first_time(bytes) {
+            on(Event::Duplicate(line));
+            continue;
+        }
+        let values: Vec<Option<&str>> = positions.iter().map(|&p| Some(fields[p])).collect();
+        on(Event::Row(Row { line, values: &values }));
+    }
+    if positions.is_none() && line > 0 {
+        resolve(path, &header, columns)?;
+    }
+    on_bytes(consumed);
+    Ok(())
+}
+
+fn json_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn read_jsonl<R: BufRead>(
+    path: &Path,
+    mut reader: R,
+    columns: &ColumnSet,
+    dedup: &mut Dedup,
+    on_bytes: &mut dyn FnMut(u64),
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<(), ReadError> {
+    let io = |source| ReadError::Io { path: path.to_owned(), source };
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    let mut consumed = 0u64;
+    let mut owned: Vec<Option<String>> = Vec::with_capacity(columns.names.len());
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        consumed += n as u64;
+        if line % 65_536 == 0 {
+            on_bytes(consumed);
+        }
+        let bytes = buf.trim_ascii();
+        if bytes.is_empty() {
+            on(Event::Blank(line));
+            continue;
+        }
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            on(Event::Bad(QuarantinedRow {
+                line,
+                field: String::new(),
+                reason: Reason::InvalidUtf8,
+                detail: "bytes that are not UTF-8".into(),
+                raw: String::from_utf8_lossy(bytes).into_owned(),
+            }));
+            continue;
+        };
+        let object = match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text) {
+            Ok(object) => object,
+            Err(e) => {
+                on(Event::Bad(QuarantinedRow {
+                    line,
+                    field: String::new(),
+                    reason: Reason::InvalidJson,
+                    detail: e.to_string(),
+                    raw: text.to_owned(),
+                }));
+                continue;
+            }
+        };
+        if !dedup.first_time(bytes) {
+            on(Event::Duplicate(line));
+            continue;
+        }
+        owned.clear();
+        owned.extend(columns.names.iter().map(|name| object.get(name).and_then(json_text)));
+        let values: Vec<Option<&str>> = owned.iter().map(|v| v.as_deref().and_then(trimmed)).collect();
+        on(Event::Row(Row { line, values: &values }));
+    }
+    on_bytes(consumed);
+    Ok(())
+}
+
+fn read_parquet(
+    path: &Path,
+    columns: &ColumnSet,
+    dedup: &mut Dedup,
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<(), ReadError> {
+    use polars::prelude::*;
+    let fail = |e: PolarsError| ReadError::Parquet { path: path.to_owned(), message: e.to_string() };
+    let file = File::open(path).map_err(|source| ReadError::Io { path: path.to_owned(), source })?;
+    let frame = ParquetReader::new(file).finish().map_err(fail)?;
+    let header: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
+    resolve(path, &header, columns)?;
+    let mut text_columns = Vec::with_capacity(columns.names.len());
+    for name in &columns.names {
+        let column = frame.column(name).map_err(fail)?.cast(&DataType::String).map_err(fail)?;
+        text_columns.push(column.str().map_err(fail)?.clone());
+    }
+    let mut values: Vec<Option<&str>> = Vec::with_capacity(columns.names.len());
+    let mut key = Vec::new();
+    for row in 0..frame.height() {
+        values.clear();
+        key.clear();
+        for column in &text_columns {
+            let v = column.get(row);
+            key.extend_from_slice(v.unwrap_or("\u{0}").as_bytes());
+            key.push(0x1f);
+            values.push(v.and_then(trimmed));
+        }
+        let line = row as u64 + 1;
+        if !dedup.first_time(&key) {
+            on(Event::Duplicate(line));
+            continue;
+        }
+        on(Event::Row(Row { line, values: &values }));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv_format() -> FormatSpec {
+        FormatSpec::default()
+    }
+
+    type Rows = Vec<(u64, Vec<Option<String>>)>;
+
+    fn collect(path: &Path, format: &FormatSpec, names: &[&str]) -> (Rows, Vec<String>) {
+        let mut columns = ColumnSet::default();
+        let cols: Vec<Col> = names.iter().map(|n| columns.add(n)).collect();
+        let mut rows = Vec::new();
+        let mut other = Vec::new();
+        let mut dedup = Dedup::default();
+        read_file(path, format, &columns, &mut dedup, &mut |_| {}, &mut |event| match event {
+            Event::Row(row) => rows.push((row.line, cols.iter().map(|c| row.get(*c).map(str::to_owned)).collect())),
+            Event::Bad(bad) => other.push(format!("{}:{}", bad.line, bad.reason.as_str())),
+            Event::RepeatedHeader(line) => other.push(format!("{line}:header")),
+            Event::Duplicate(line) => other.push(format!("{line}:duplicate")),
+            Event::Blank(line) => other.push(format!("{line}:blank")),
+        })
+        .unwrap();
+        (rows, other)
+    }
+
+    #[test]
+    fn csv_rows_keep_line_numbers_and_problems_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        let mut bytes = b"id,name,amount\n1, Ann ,3\n2,Bob\n1, Ann ,3\nid,name,amount\n".to_vec();
+        bytes.extend_from_slice(b"3,\xC9\xCF\xBA\xA3,4\n\"4\",\"multi\nline\",5\n\n5,,6\n");
+        std::fs::write(&path, bytes).unwrap();
+        let (rows, other) = collect(&path, &csv_format(), &["amount", "name"]);
+        assert_eq!(
+            rows,
+            vec![
+                (2, vec![Some("3".into()), Some("Ann".into())]),
+                (7, vec![Some("5".into()), Some("multi\nline".into())]),
+                (10, vec![Some("6".into()), None]),
+            ]
+        );
+        // The csv crate skips empty lines itself; line numbers still count them.
+        assert_eq!(other, vec!["3:wrong_column_count", "4:duplicate", "5:header", "6:invalid_utf8"]);
+    }
+
+    #[test]
+    fn a_missing_column_names_the_file_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        std::fs::write(&path, "id,name\n1,a\n").unwrap();
+        let mut columns = ColumnSet::default();
+        columns.add("amount");
+        let err =
+            read_file(&path, &csv_format(), &columns, &mut Dedup::default(), &mut |_| {}, &mut |_| {}).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("a.csv") && message.contains("amount"), "{message}");
+    }
+
+    #[test]
+    fn whitespace_separated_headerless_files_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cdnow.txt");
+        std::fs::write(&path, "00001 19970101  1  11.77\n00002   19970112  1   12.00\n00003 19970102 2\n").unwrap();
+        let format = FormatSpec::Csv {
+            delimiter: "whitespace".into(),
+            quote: String::new(),
+            header: false,
+            columns: vec!["id".into(), "date".into(), "n".into(), "amount".into()],
+        };
+        let (rows, other) = collect(&path, &format, &["id", "amount"]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].1, vec![Some("00002".into()), Some("12.00".into())]);
+        assert_eq!(other, vec!["3:wrong_column_count"]);
+    }
+
+    #[test]
+    fn jsonl_reads_objects_and_quarantines_cut_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.jsonl");
+        std::fs::write(&path, "{\"id\":\"T1\",\"score\":4}\n{\"id\":\"T2\",\"sco\n{\"id\":\"T3\",\"score\":null}\n")
+            .unwrap();
+        let (rows, other) = collect(&path, &FormatSpec::Jsonl, &["id", "score"]);
+        assert_eq!(rows, vec![(1, vec![Some("T1".into()), Some("4".into())]), (3, vec![Some("T3".into()), None])]);
+        assert_eq!(other, vec!["2:invalid_json"]);
+    }
+}

@@ -1,0 +1,295 @@
+//! Behavioural tags per unified customer as of a date: recency, frequency, monetary value, tenure,
+//! average order value, purchase cycle (median and spread of the gaps between purchase days), category
+//! shares, channel mix, return rate, coupon use, service tickets and satisfaction. Only facts strictly
+//! before the as-of date count, so the same store yields point-in-time tags for any cutoff.
+
+use chrono::{FixedOffset, NaiveDate};
+use rayon::prelude::*;
+use tagcenter::domain::TagType;
+
+use super::identity::Identity;
+use super::profile::{Origin, ProfileColumn, Values};
+use super::store::Store;
+
+/// Local day number (days since 1970-01-01 in the project's zone) of a UTC timestamp.
+pub fn local_day(ts: i64, tz: &FixedOffset) -> i32 {
+    (ts + i64::from(tz.local_minus_utc())).div_euclid(86_400) as i32
+}
+
+/// Day number of a date.
+pub fn day_number(date: NaiveDate) -> i32 {
+    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+/// First UTC second of `date` in the project's zone.
+pub fn day_start_ts(date: NaiveDate, tz: &FixedOffset) -> i64 {
+    i64::from(day_number(date)) * 86_400 - i64::from(tz.local_minus_utc())
+}
+
+/// Median and interquartile range of sorted values.
+pub fn median_and_iqr(sorted: &[f64]) -> Option<(f64, f64)> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let q = |p: f64| {
+        let pos = p * (sorted.len() - 1) as f64;
+        let lo = pos.floor() as usize;
+        let hi = pos.ceil() as usize;
+        sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+    };
+    Some((q(0.5), q(0.75) - q(0.25)))
+}
+
+struct Builder {
+    n: usize,
+    columns: Vec<ProfileColumn>,
+}
+
+impl Builder {
+    fn add(&mut self, name: &str, tag_type: TagType, description: &str) -> usize {
+        let values = match tag_type {
+            TagType::Date => Values::Date(vec![None; self.n]),
+            _ => Values::Number(vec![None; self.n]),
+        };
+        self.columns.push(ProfileColumn {
+            name: name.to_owned(),
+            tag_type,
+            description: description.to_owned(),
+            owner: "tagcenter".to_owned(),
+            origin: Origin::Behaviour,
+            values,
+        });
+        self.columns.len() - 1
+    }
+}
+
+/// One customer's computed values, in column order.
+type Row = Vec<Option<f64>>;
+
+/// Computes the behavioural tag columns for every customer as of `as_of`.
+pub fn behaviour_columns(
+    store: &Store,
+    identity: &Identity,
+    categories: &[String],
+    as_of: NaiveDate,
+    tz: FixedOffset,
+) -> Vec<ProfileColumn> {
+    let n = identity.customers();
+    let mut b = Builder { n, columns: Vec::new() };
+    let first_purchase = b.add("first_purchase", TagType::Date, "Day of the first purchase");
+    let last_purchase = b.add("last_purchase", TagType::Date, "Day of the latest purchase");
+    let recency = b.add("recency_days", TagType::Number, "Days from the latest purchase to the as-of date");
+    let tenure = b.add("tenure_days", TagType::Number, "Days from the first purchase to the as-of date");
+    let frequency = b.add("frequency", TagType::Number, "Number of orders (receipts, web orders)");
+    let purchase_days = b.add("purchase_days", TagType::Number, "Number of distinct days with a purchase");
+    let monetary = b.add("monetary", TagType::Number, "Net spend: purchases minus returns, currency units");
+    let aov = b.add("avg_order_value", TagType::Number, "Gross spend per order");
+    let cycle_median = b.add("cycle_median_days", TagType::Number, "Median gap between purchase days");
+    let cycle_spread =
+        b.add("cycle_spread_days", TagType::Number, "Interquartile range of the gaps between purchase days");
+    let overdue = b.add("overdue_ratio", TagType::Number, "Days since the latest purchase divided by the median gap");
+    let orders_90 = b.add("orders_90d", TagType::Number, "Orders in the 90 days before the as-of date");
+    let spend_90 = b.add("spend_90d", TagType::Number, "Gross spend in the 90 days before the as-of date");
+    let items = b.add("distinct_items", TagType::Number, "Distinct items bought");
+    let return_rate = b.add("return_rate", TagType::Number, "Returned amount as a share of gross spend");
+    let coupon_rate = b.add("coupon_rate", TagType::Number, "Share of orders with a coupon");
+    let category_cols: Vec<usize> = categories
+        .iter()
+        .map(|c| b.add(&format!("share_{c}"), TagType::Number, &format!("Share of gross spend in category {c}")))
+        .collect();
+    let other_category =
+        b.add("share_uncategorized", TagType::Number, "Share of gross spend on items without a category");
+    let channel_cols: Vec<usize> = store
+        .channels
+        .iter()
+        .map(|c| {
+            b.add(&format!("channel_{c}_share"), TagType::Number, &format!("Share of orders placed in channel {c}"))
+        })
+        .collect();
+    let width = b.columns.len();
+
+    let as_of_ts = day_start_ts(as_of, &tz);
+    let as_of_day = day_number(as_of);
+    let customer_of_record = &identity.customer_of_record;
+    let mut order: Vec<(u64, u32)> = store
+        .lines
+        .par_iter()
+        .enumerate()
+        .filter(|(_, l)| l.ts < as_of_ts)
+        .map(|(i, l)| {
+            ((u64::from(customer_of_record[l.record as usize]) << 32) | (l.ts.max(0) as u64 & 0xffff_ffff), i as u32)
+        })
+        .collect();
+    order.par_sort_unstable();
+
+    // Split into per-customer groups, then compute each group in parallel.
+    let mut groups: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
+    let mut start = 0;
+    while start < order.len() {
+        let customer = (order[start].0 >> 32) as u32;
+        let mut end = start + 1;
+        while end < order.len() && (order[end].0 >> 32) as u32 == customer {
+            end += 1;
+        }
+        groups.push((customer, start..end));
+        start = end;
+    }
+    let n_categories = categories.len();
+    let n_channels = store.channels.len();
+    let rows: Vec<(u32, Row)> = groups
+        .par_iter()
+        .map(|(customer, range)| {
+            let mut row: Row = vec![None; width];
+            let lines = order[range.clone()].iter().map(|&(_, i)| &store.lines[i as usize]);
+            let mut days: Vec<i32> = Vec::new();
+            let mut orders: Vec<(u64, u8, bool, i32)> = Vec::new();
+            let mut gross = 0.0;
+            let mut returned = 0.0;
+            let mut category_spend = vec![0.0; n_categories + 1];
+            let mut item_ids: Vec<u32> = Vec::new();
+            let mut spend_recent = 0.0;
+            for l in lines {
+                let day = local_day(l.ts, &tz);
+                if l.amount >= 0.0 && l.quantity > 0.0 {
+                    gross += l.amount;
+                    days.push(day);
+                    orders.push((l.order, l.channel, l.coupon, day));
+                    item_ids.push(l.item);
+                    let cat = store.item_category[l.item as usize].map_or(n_categories, usize::from);
+                    category_spend[cat] += l.amount;
+                    if as_of_day - day <= 90 {
+                        spend_recent += l.amount;
+                    }
+                } else {
+                    returned += -l.amount;
+                }
+            }
+            days.dedup();
+            if days.is_empty() {
+                return (*customer, row);
+            }
+            orders.sort_unstable_by_key(|o| o.0);
+            orders.dedup_by_key(|o| o.0);
+            item_ids.sort_unstable();
+            item_ids.dedup();
+            let first = days[0];
+            let last = days[days.len() - 1];
+            let n_orders = orders.len() as f64;
+            row[first_purchase] = Some(f64::from(first));
+            row[last_purchase] = Some(f64::from(last));
+            row[recency] = Some(f64::from(as_of_day - last));
+            row[tenure] = Some(f64::from(as_of_day - first));
+            row[frequency] = Some(n_orders);
+            row[purchase_days] = Some(days.len() as f64);
+            row[monetary] = Some(gross - returned);
+            row[aov] = Some(gross / n_orders);
+            let mut gaps: Vec<f64> = days.windows(2).map(|w| f64::from(w[1] - w[0])).collect();
+            gaps.sort_unstable_by(f64::total_cmp);
+            if let Some((median, iqr)) = median_and_iqr(&gaps) {
+                row[cycle_median] = Some(median);
+                row[cycle_spread] = Some(iqr);
+                row[overdue] = Some(f64::from(as_of_day - last) / median.max(1.0));
+            }
+            row[orders_90] = Some(orders.iter().filter(|o| as_of_day - o.3 <= 90).count() as f64);
+            row[spend_90] = Some(spend_recent);
+            row[items] = Some(item_ids.len() as f64);
+            row[return_rate] = Some(if gross > 0.0 { (returned / gross).min(1.0) } else { 0.0 });
+            row[coupon_rate] = Some(orders.iter().filter(|o| o.2).count() as f64 / n_orders);
+            for (c, col) in category_cols.iter().chain(std::iter::once(&other_category)).enumerate() {
+                row[*col] = Some(if gross > 0.0 { category_spend[c] / gross } else { 0.0 });
+            }
+            let mut per_channel = vec![0usize; n_channels];
+            for o in &orders {
+                per_channel[usize::from(o.1)] += 1;
+            }
+            for (c, col) in channel_cols.iter().enumerate() {
+                row[*col] = Some(per_channel[c] as f64 / n_orders);
+            }
+            (*customer, row)
+        })
+        .collect();
+
+    for (customer, row) in rows {
+        for (col, value) in row.into_iter().enumerate() {
+            match &mut b.columns[col].values {
+                Values::Number(v) => v[customer as usize] = value,
+                Values::Date(v) => v[customer as usize] = value.map(|d| d as i32),
+                _ => {}
+            }
+        }
+    }
+    b.columns
+}
+
+/// Ticket tags: count of tickets, count per ticket kind, mean satisfaction (as of `as_of`).
+pub fn ticket_columns(
+    store: &Store,
+    identity: &Identity,
+    kinds: &[String],
+    as_of: NaiveDate,
+    tz: FixedOffset,
+) -> Vec<ProfileColumn> {
+    let n = identity.customers();
+    let as_of_ts = day_start_ts(as_of, &tz);
+    let mut total = vec![None; n];
+    let mut per_kind = vec![vec![None; n]; kinds.len()];
+    let mut score_sum = vec![0.0f64; n];
+    let mut score_n = vec![0u32; n];
+    for t in store.tickets.iter().filter(|t| t.ts < as_of_ts) {
+        let c = identity.customer_of_record[t.record as usize] as usize;
+        *total[c].get_or_insert(0.0) += 1.0;
+        if let Some(k) = t.kind {
+            *per_kind[k as usize][c].get_or_insert(0.0) += 1.0;
+        }
+        if let Some(s) = t.score {
+            score_sum[c] += f64::from(s);
+            score_n[c] += 1;
+        }
+    }
+    // Customers with tickets have zero of the kinds they did not raise.
+    for kind in &mut per_kind {
+        for (c, v) in kind.iter_mut().enumerate() {
+            if v.is_none() && total[c].is_some() {
+                *v = Some(0.0);
+            }
+        }
+    }
+    let column = |name: String, description: String, values: Vec<Option<f64>>| ProfileColumn {
+        name,
+        tag_type: TagType::Number,
+        description,
+        owner: "tagcenter".to_owned(),
+        origin: Origin::Behaviour,
+        values: Values::Number(values),
+    };
+    let mut columns = vec![column("tickets".into(), "Service tickets raised".into(), total)];
+    for (kind, values) in kinds.iter().zip(per_kind) {
+        columns.push(column(format!("tickets_{kind}"), format!("Service tickets of kind {kind}"), values));
+    }
+    let mean: Vec<Option<f64>> =
+        score_sum.iter().zip(&score_n).map(|(s, &k)| (k > 0).then(|| s / f64::from(k))).collect();
+    columns.push(column("satisfaction_mean".into(), "Mean satisfaction score of the customer's tickets".into(), mean));
+    columns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quartiles_interpolate() {
+        assert_eq!(median_and_iqr(&[]), None);
+        assert_eq!(median_and_iqr(&[7.0]), Some((7.0, 0.0)));
+        assert_eq!(median_and_iqr(&[1.0, 2.0, 3.0, 4.0, 5.0]), Some((3.0, 2.0)));
+        assert_eq!(median_and_iqr(&[10.0, 20.0]), Some((15.0, 5.0)));
+    }
+
+    #[test]
+    fn days_follow_the_local_zone() {
+        let cst = FixedOffset::east_opt(8 * 3600).unwrap();
+        let date = NaiveDate::from_ymd_opt(2024, 7, 1).unwrap();
+        let start = day_start_ts(date, &cst);
+        assert_eq!(local_day(start, &cst), day_number(date));
+        assert_eq!(local_day(start - 1, &cst), day_number(date) - 1);
+    }
+}

@@ -1,0 +1,397 @@
+//! Unify: read every island, clean it, resolve identities, map tags onto the dictionary and compute
+//! behavioural tags, giving one profile per customer.
+//!
+//! The flow: catalog sources → other sources (in parallel, each into a [`SourceBatch`]) → [`Store`] →
+//! [`identity::resolve`] → profile columns (identity, behaviour, dictionary tags) → outputs.
+
+pub mod behaviour;
+pub mod dictionary;
+pub mod fuzzy;
+pub mod identity;
+pub mod output;
+pub mod profile;
+pub mod store;
+pub mod tags;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chrono::{FixedOffset, NaiveDate};
+use rayon::prelude::*;
+use serde::Serialize;
+use tagcenter::domain::TagType;
+
+use crate::sources::batch::SourceBatch;
+use crate::sources::catalog::Catalog;
+use crate::sources::config::{ConfigError, SourceConfig, SourceKind};
+use crate::sources::parse::{ReadContext, SourceError, read_catalog, read_source};
+use crate::sources::quality::SourceQuality;
+use dictionary::{DictionaryError, TagDictionary};
+use identity::{Identity, IdentityInput, IdentityParams};
+use output::OutputError;
+use profile::{Origin, ProfileColumn, ProfileTable, Values};
+use store::Store;
+
+/// Why unify stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum UnifyError {
+    /// The source config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The tag dictionary is invalid.
+    #[error(transparent)]
+    Dictionary(#[from] DictionaryError),
+    /// A catalog source failed (transactions cannot be mapped without it).
+    #[error("catalog source failed: {0}")]
+    Catalog(SourceError),
+    /// No source yielded a usable row.
+    #[error("nothing usable is left: every source failed or was quarantined entirely ({0})")]
+    NothingUsable(String),
+    /// An identity pattern did not compile.
+    #[error("identity.blocked_values: {0}")]
+    Pattern(#[from] regex::Error),
+    /// An output could not be written.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// The output folder could not be created.
+    #[error("cannot create output folder {path}: {source}")]
+    OutputDir {
+        /// The folder.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A source that could not be read at all; the others go on.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedSource {
+    /// Source name.
+    pub source: String,
+    /// The error, with file and field.
+    pub error: String,
+}
+
+/// Everything read and linked, before profiles are computed for a date.
+pub struct Unified {
+    /// The source config.
+    pub config: SourceConfig,
+    /// The tag dictionary.
+    pub dictionary: TagDictionary,
+    /// The product catalog.
+    pub catalog: Catalog,
+    /// Everything read, on global indices.
+    pub store: Store,
+    /// Resolved identities.
+    pub identity: Identity,
+    /// Quality report per source.
+    pub quality: Vec<SourceQuality>,
+    /// Sources that failed entirely.
+    pub failed: Vec<FailedSource>,
+    /// Unmapped tags and values: (source, tag, value, problem, count), most frequent first.
+    pub unmapped: Vec<(String, String, String, String, u64)>,
+    /// Seconds per stage.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// Told (source, bytes done, bytes total) while files are read.
+pub type BytesHook = Box<dyn Fn(&str, u64, u64) + Sync>;
+
+/// Progress reporting hooks (the binary draws bars; tests pass [`Progress::silent`]).
+pub struct Progress {
+    /// Called while files are read.
+    pub on_bytes: BytesHook,
+    /// Called when a stage starts.
+    pub on_stage: Box<dyn Fn(&str) + Sync>,
+}
+
+impl Progress {
+    /// No output.
+    pub fn silent() -> Self {
+        Self { on_bytes: Box::new(|_, _, _| {}), on_stage: Box::new(|_| {}) }
+    }
+}
+
+/// Reads, cleans and links every source of a config. Quarantine files go to `quarantine_dir`.
+pub fn unify(config: SourceConfig, quarantine_dir: &Path, progress: &Progress) -> Result<Unified, UnifyError> {
+    let mut timings = Vec::new();
+    let started = Instant::now();
+    let dictionary = TagDictionary::load(&config.dictionary_path())?;
+    std::fs::create_dir_all(quarantine_dir)
+        .map_err(|source| UnifyError::OutputDir { path: quarantine_dir.to_owned(), source })?;
+
+    (progress.on_stage)("reading catalog");
+    let mut catalog = Catalog::default();
+    let mut quality = Vec::new();
+    let empty = Catalog::default();
+    for spec in config.sources.iter().filter(|s| s.kind == SourceKind::Catalog) {
+        let ctx = ReadContext {
+            config: &config,
+            dictionary: &dictionary,
+            catalog: &empty,
+            quarantine_dir,
+            on_progress: &*progress.on_bytes,
+        };
+        quality.push(read_catalog(&ctx, spec, &mut catalog).map_err(UnifyError::Catalog)?);
+    }
+
+    (progress.on_stage)("reading sources");
+    let ctx = ReadContext {
+        config: &config,
+        dictionary: &dictionary,
+        catalog: &catalog,
+        quarantine_dir,
+        on_progress: &*progress.on_bytes,
+    };
+    let specs: Vec<_> = config.sources.iter().filter(|s| s.kind != SourceKind::Catalog).collect();
+    let results: Vec<Result<SourceBatch, SourceError>> = specs.par_iter().map(|spec| read_source(&ctx, spec)).collect();
+    timings.push(("read_and_clean".to_owned(), started.elapsed().as_secs_f64()));
+
+    let stage = Instant::now();
+    let mut store = Store::new(config.sources.iter().map(|s| s.name.clone()).collect(), &catalog);
+    let mut failed = Vec::new();
+    let mut unmapped: HashMap<(String, String, String, &'static str), u64> = HashMap::new();
+    for (spec, result) in specs.iter().zip(results) {
+        match result {
+            Ok(mut batch) => {
+                quality.push(std::mem::take(&mut batch.quality));
+                for ((tag, value, problem), n) in batch.unmapped.drain() {
+                    *unmapped.entry((batch.source.clone(), tag, value, problem)).or_default() += n;
+                }
+                store.add(batch);
+            }
+            Err(e) => failed.push(FailedSource { source: spec.name.clone(), error: e.to_string() }),
+        }
+    }
+    let usable: u64 = quality.iter().filter(|q| q.kind != "catalog").map(|q| q.rows_kept).sum();
+    if usable == 0 {
+        let why = if failed.is_empty() {
+            "no rows were kept".to_owned()
+        } else {
+            failed.iter().map(|f| f.error.clone()).collect::<Vec<_>>().join("; ")
+        };
+        return Err(UnifyError::NothingUsable(why));
+    }
+    let mut unmapped: Vec<(String, String, String, String, u64)> =
+        unmapped.into_iter().map(|((s, t, v, p), n)| (s, t, v, p.to_owned(), n)).collect();
+    unmapped.sort_unstable_by(|a, b| b.4.cmp(&a.4).then_with(|| (&a.0, &a.1, &a.2).cmp(&(&b.0, &b.1, &b.2))));
+    timings.push(("merge".to_owned(), stage.elapsed().as_secs_f64()));
+
+    (progress.on_stage)("resolving identities");
+    let stage = Instant::now();
+    let params = IdentityParams::from_config(&config.identity)?;
+    let input = IdentityInput {
+        records: &store.records,
+        anonymous: &store.anonymous,
+        record_source: &store.record_source,
+        keys: &store.keys,
+        edges: &store.edges,
+    };
+    let identity = identity::resolve(input, &params);
+    timings.push(("identity".to_owned(), stage.elapsed().as_secs_f64()));
+
+    Ok(Unified { config, dictionary, catalog, store, identity, quality, failed, unmapped, timings })
+}
+
+impl Unified {
+    /// The project's time zone.
+    pub fn timezone(&self) -> FixedOffset {
+        self.config.timezone()
+    }
+
+    /// The profile table as of `as_of`: identity columns, behavioural tags and dictionary tags.
+    pub fn profiles(&self, as_of: NaiveDate) -> ProfileTable {
+        let identity = &self.identity;
+        let n = identity.customers();
+        let mut columns = Vec::new();
+        let mut n_records = vec![None; n];
+        let mut sources_text = vec![None; n];
+        for c in 0..n as u32 {
+            let records = identity.records_of(c);
+            n_records[c as usize] = Some(records.len() as f64);
+            let mut names: Vec<&str> = records.iter().map(|&r| self.store.source_of(r)).collect();
+            names.sort_unstable();
+            names.dedup();
+            sources_text[c as usize] = Some(names.join(","));
+        }
+        let column = |name: &str, tag_type, description: &str, values| ProfileColumn {
+            name: name.to_owned(),
+            tag_type,
+            description: description.to_owned(),
+            owner: "tagcenter".to_owned(),
+            origin: Origin::Identity,
+            values,
+        };
+        columns.push(column(
+            "records",
+            TagType::Number,
+            "Source records linked into this customer",
+            Values::Number(n_records),
+        ));
+        columns.push(column(
+            "sources",
+            TagType::Category,
+            "Islands the customer appears in",
+            Values::Text(sources_text),
+        ));
+        let tz = self.timezone();
+        columns.extend(behaviour::behaviour_columns(
+            &self.store,
+            identity,
+            &self.dictionary.categories.canonical,
+            as_of,
+            tz,
+        ));
+        let kinds: Vec<String> =
+            self.dictionary.find("ticket_kind").map(|t| self.dictionary.tag(t).values.clone()).unwrap_or_default();
+        if !self.store.tickets.is_empty() {
+            columns.extend(behaviour::ticket_columns(&self.store, identity, &kinds, as_of, tz));
+        }
+        columns.extend(tags::dictionary_columns(&self.store, identity, &self.dictionary));
+        ProfileTable { customer_ids: identity.customer_ids.iter().map(|c| c.to_string()).collect(), columns }
+    }
+}
+
+/// The JSON quality report of a unify run.
+#[derive(Debug, Serialize)]
+pub struct UnifyReport {
+    /// Project name.
+    pub project: String,
+    /// As-of date of the profiles.
+    pub as_of: NaiveDate,
+    /// Tag dictionary version.
+    pub dictionary_version: String,
+    /// Per-source quality.
+    pub sources: Vec<SourceQuality>,
+    /// Sources that failed entirely.
+    pub failed_sources: Vec<FailedSource>,
+    /// Identity resolution summary.
+    pub identity: IdentitySummary,
+    /// Unmapped tag values: distinct spellings and rows.
+    pub unmapped_spellings: usize,
+    /// Rows with unmapped tag values.
+    pub unmapped_rows: u64,
+    /// Seconds per stage.
+    pub timings: BTreeMap<String, f64>,
+    /// Source rows read per second of wall time (all stages).
+    pub rows_per_second: f64,
+    /// Peak resident memory of the process, MiB.
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// Identity figures for the report.
+#[derive(Debug, Serialize)]
+pub struct IdentitySummary {
+    /// Source records.
+    pub records: usize,
+    /// Unified customers.
+    pub customers: usize,
+    /// Customers with records in more than one source.
+    pub multi_source_customers: usize,
+    /// Identity keys.
+    pub keys: usize,
+    /// Keys blocked, by status.
+    pub blocked_keys: BTreeMap<String, usize>,
+    /// Fuzzy links, by rule.
+    pub fuzzy_links: BTreeMap<String, usize>,
+}
+
+impl Unified {
+    /// The summary of identity resolution.
+    pub fn identity_summary(&self) -> IdentitySummary {
+        let identity = &self.identity;
+        let mut blocked = BTreeMap::new();
+        for s in identity.key_status.iter().filter(|s| !s.links()) {
+            *blocked.entry(s.as_str().to_owned()).or_default() += 1;
+        }
+        let mut fuzzy = BTreeMap::new();
+        for l in &identity.fuzzy_links {
+            *fuzzy.entry(l.rule.as_str().to_owned()).or_default() += 1;
+        }
+        let multi = (0..identity.customers() as u32)
+            .filter(|&c| {
+                let records = identity.records_of(c);
+                records
+                    .iter()
+                    .any(|&r| self.store.record_source[r as usize] != self.store.record_source[records[0] as usize])
+            })
+            .count();
+        IdentitySummary {
+            records: self.store.records.len(),
+            customers: identity.customers(),
+            multi_source_customers: multi,
+            keys: self.store.keys.len(),
+            blocked_keys: blocked,
+            fuzzy_links: fuzzy,
+        }
+    }
+
+    /// Writes every output into `out` and returns the report.
+    pub fn write_outputs(
+        &mut self,
+        profiles: &ProfileTable,
+        as_of: NaiveDate,
+        out: &Path,
+    ) -> Result<UnifyReport, UnifyError> {
+        std::fs::create_dir_all(out).map_err(|source| UnifyError::OutputDir { path: out.to_owned(), source })?;
+        let stage = Instant::now();
+        output::write_profiles(profiles, &out.join("profiles.parquet"))?;
+        output::write_identity(&self.store, &self.identity, out)?;
+        output::write_json(&output::tag_catalog(profiles, &self.dictionary), &out.join("tag_catalog.json"))?;
+        output::write_unmapped(&self.unmapped, &out.join("unmapped_tags.csv"))?;
+        self.timings.push(("write_outputs".to_owned(), stage.elapsed().as_secs_f64()));
+        let report = UnifyReport {
+            project: self.config.project.name.clone(),
+            as_of,
+            dictionary_version: self.dictionary.version.clone(),
+            sources: self.quality.clone(),
+            failed_sources: self.failed.clone(),
+            identity: self.identity_summary(),
+            unmapped_spellings: self.unmapped.len(),
+            unmapped_rows: self.unmapped.iter().map(|u| u.4).sum(),
+            timings: self.timings.iter().cloned().collect(),
+            rows_per_second: {
+                let rows: u64 = self.quality.iter().map(|q| q.rows_read).sum();
+                let secs: f64 = self.timings.iter().map(|t| t.1).sum();
+                if secs > 0.0 { rows as f64 / secs } else { 0.0 }
+            },
+            peak_rss_mib: crate::memory::peak_rss_mib(),
+        };
+        output::write_json(&report, &out.join("quality_report.json"))?;
+        let summary = summary_text(&report);
+        std::fs::write(out.join("quality_summary.txt"), &summary)
+            .map_err(|source| OutputError::Io { path: out.join("quality_summary.txt"), source })?;
+        Ok(report)
+    }
+}
+
+/// The short human summary of a report.
+pub fn summary_text(report: &UnifyReport) -> String {
+    let mut s =
+        format!("{} — profiles as of {} (dictionary {})\n\n", report.project, report.as_of, report.dictionary_version);
+    for q in &report.sources {
+        s.push_str(&q.summary());
+        s.push('\n');
+    }
+    for f in &report.failed_sources {
+        s.push_str(&format!("FAILED {}: {}\n", f.source, f.error));
+    }
+    let id = &report.identity;
+    s.push_str(&format!(
+        "\nidentity: {} records → {} customers ({} seen in more than one island); {} keys, blocked {:?}, fuzzy links {:?}\n",
+        id.records, id.customers, id.multi_source_customers, id.keys, id.blocked_keys, id.fuzzy_links
+    ));
+    s.push_str(&format!(
+        "tags: {} unmapped spellings on {} values (see unmapped_tags.csv)\n",
+        report.unmapped_spellings, report.unmapped_rows
+    ));
+    let rows: u64 = report.sources.iter().map(|q| q.rows_read).sum();
+    let secs: f64 = report.timings.values().sum();
+    s.push_str(&format!(
+        "time: {secs:.1} s for {rows} rows ({:.0} rows/s){}\n",
+        report.rows_per_second,
+        report.peak_rss_mib.map_or(String::new(), |m| format!(", peak memory {m:.0} MiB"))
+    ));
+    s
+}

@@ -1,0 +1,239 @@
+//! Writing what unify produced: profiles (Parquet), the identity map and graph (CSV), the tag catalog and
+//! the quality report (JSON), and the unmapped tag values (CSV).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::dictionary::TagDictionary;
+use super::identity::Identity;
+use super::profile::{Origin, ProfileTable, Values};
+use super::store::Store;
+
+/// An output that could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// An I/O error on a file.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// polars could not build or write a frame.
+    #[error("cannot write {path}: {message}")]
+    Polars {
+        /// The file.
+        path: PathBuf,
+        /// polars' message.
+        message: String,
+    },
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io { path: path.to_owned(), source }
+}
+
+fn csv_writer(path: &Path) -> Result<csv::Writer<BufWriter<File>>, OutputError> {
+    let file = File::create(path).map_err(io_error(path))?;
+    Ok(csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file)))
+}
+
+fn csv_error(path: &Path) -> impl Fn(csv::Error) -> OutputError + '_ {
+    move |e| OutputError::Io { path: path.to_owned(), source: std::io::Error::other(e.to_string()) }
+}
+
+/// Converts the profile table into a polars frame: one row per customer, every tag typed.
+pub fn profile_frame(profiles: &ProfileTable) -> PolarsResult<DataFrame> {
+    let height = profiles.customer_ids.len();
+    let mut columns = Vec::with_capacity(profiles.columns.len() + 1);
+    columns.push(Column::new("customer_id".into(), profiles.customer_ids.as_slice()));
+    for c in &profiles.columns {
+        let name: PlSmallStr = c.name.as_str().into();
+        let column = match &c.values {
+            Values::Flag(v) => Column::new(name, v.as_slice()),
+            Values::Number(v) => Column::new(name, v.as_slice()),
+            Values::Text(v) => Column::new(name, v.as_slice()),
+            Values::Category { levels, codes } => {
+                let text: Vec<Option<&str>> = codes.iter().map(|c| c.map(|c| levels[c as usize].as_str())).collect();
+                Column::new(name, text)
+            }
+            Values::Date(v) => Column::new(name, v.as_slice()).cast(&DataType::Date)?,
+        };
+        columns.push(column);
+    }
+    DataFrame::new(height, columns)
+}
+
+/// Writes `profiles.parquet`.
+pub fn write_profiles(profiles: &ProfileTable, path: &Path) -> Result<(), OutputError> {
+    let polars_error = |e: PolarsError| OutputError::Polars { path: path.to_owned(), message: e.to_string() };
+    let mut frame = profile_frame(profiles).map_err(polars_error)?;
+    let file = File::create(path).map_err(io_error(path))?;
+    ParquetWriter::new(BufWriter::new(file)).finish(&mut frame).map_err(polars_error)?;
+    Ok(())
+}
+
+/// Writes `identity_map.csv` (every source record → customer), `identity_keys.csv` (every identity key
+/// with its status and customer), `identity_edges.csv` (which key joins which record, for explanations)
+/// and `fuzzy_links.csv`.
+pub fn write_identity(store: &Store, identity: &Identity, dir: &Path) -> Result<(), OutputError> {
+    let path = dir.join("identity_map.csv");
+    let mut w = csv_writer(&path)?;
+    let e = csv_error(&path);
+    w.write_record(["customer_id", "source", "record_key", "anonymous"]).map_err(&e)?;
+    for (r, key) in store.records.iter().enumerate() {
+        let source = store.source_of(r as u32);
+        let local = key.strip_prefix(source).and_then(|k| k.strip_prefix(':')).unwrap_or(key);
+        let customer = identity.customer_ids[identity.customer_of_record[r] as usize].as_str();
+        w.write_record([customer, source, local, if store.anonymous[r] { "true" } else { "false" }]).map_err(&e)?;
+    }
+    w.flush().map_err(io_error(&path))?;
+
+    // A key's customer: the customer of its records when the key links.
+    let mut key_customer: Vec<Option<u32>> = vec![None; store.keys.len()];
+    for &(r, k) in &store.edges {
+        if identity.key_status[k as usize].links() {
+            key_customer[k as usize] = Some(identity.customer_of_record[r as usize]);
+        }
+    }
+    let path = dir.join("identity_keys.csv");
+    let mut w = csv_writer(&path)?;
+    let e = csv_error(&path);
+    w.write_record(["key", "kind", "status", "identified_records", "anonymous_records", "customer_id"]).map_err(&e)?;
+    for (k, key) in store.keys.iter().enumerate() {
+        let (identified, anonymous) = identity.key_counts[k];
+        let customer = key_customer[k].map_or("", |c| identity.customer_ids[c as usize].as_str());
+        w.write_record([
+            key,
+            store.key_kinds[k].namespace(),
+            identity.key_status[k].as_str(),
+            &identified.to_string(),
+            &anonymous.to_string(),
+            customer,
+        ])
+        .map_err(&e)?;
+    }
+    w.flush().map_err(io_error(&path))?;
+
+    let path = dir.join("identity_edges.csv");
+    let mut w = csv_writer(&path)?;
+    let e = csv_error(&path);
+    w.write_record(["customer_id", "record", "key", "key_status"]).map_err(&e)?;
+    let mut edges = store.edges.clone();
+    edges.sort_unstable_by_key(|&(r, k)| (identity.customer_of_record[r as usize], r, k));
+    for (r, k) in edges {
+        let customer = identity.customer_ids[identity.customer_of_record[r as usize] as usize].as_str();
+        w.write_record([
+            customer,
+            store.records.resolve(r),
+            store.keys.resolve(k),
+            identity.key_status[k as usize].as_str(),
+        ])
+        .map_err(&e)?;
+    }
+    w.flush().map_err(io_error(&path))?;
+
+    let path = dir.join("fuzzy_links.csv");
+    let mut w = csv_writer(&path)?;
+    let e = csv_error(&path);
+    w.write_record(["rule", "from_key", "to_key", "customer_id"]).map_err(&e)?;
+    for link in &identity.fuzzy_links {
+        let customer = key_customer[link.from_key as usize].map_or("", |c| identity.customer_ids[c as usize].as_str());
+        w.write_record([
+            link.rule.as_str(),
+            store.keys.resolve(link.from_key),
+            store.keys.resolve(link.to_key),
+            customer,
+        ])
+        .map_err(&e)?;
+    }
+    w.flush().map_err(io_error(&path))
+}
+
+/// One entry of the tag catalog.
+#[derive(Debug, Clone, Serialize)]
+pub struct CatalogEntry {
+    /// Tag name.
+    pub tag: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub tag_type: String,
+    /// Meaning.
+    pub description: String,
+    /// Owner.
+    pub owner: String,
+    /// Where its values come from.
+    pub origin: Origin,
+    /// Share of customers with a value.
+    pub coverage: f64,
+    /// Aliases (dictionary tags).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Canonical values (category and flag tags).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+/// The tag catalog: every profile column, and dictionary tags nobody stated (coverage 0).
+pub fn tag_catalog(profiles: &ProfileTable, dict: &TagDictionary) -> Vec<CatalogEntry> {
+    let by_name: HashMap<&str, usize> = dict.tags.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();
+    let mut entries: Vec<CatalogEntry> = profiles
+        .columns
+        .iter()
+        .map(|c| {
+            let def = by_name.get(c.name.as_str()).filter(|_| c.origin == Origin::Dictionary).map(|&i| &dict.tags[i]);
+            CatalogEntry {
+                tag: c.name.clone(),
+                tag_type: c.tag_type.to_string(),
+                description: c.description.clone(),
+                owner: c.owner.clone(),
+                origin: c.origin,
+                coverage: c.coverage(),
+                aliases: def.map(|d| d.aliases.clone()).unwrap_or_default(),
+                values: def.map(|d| d.values.clone()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    for def in &dict.tags {
+        if !profiles.columns.iter().any(|c| c.name == def.name) {
+            entries.push(CatalogEntry {
+                tag: def.name.clone(),
+                tag_type: def.tag_type.to_string(),
+                description: def.description.clone(),
+                owner: def.owner.clone(),
+                origin: Origin::Dictionary,
+                coverage: 0.0,
+                aliases: def.aliases.clone(),
+                values: def.values.clone(),
+            });
+        }
+    }
+    entries
+}
+
+/// Writes any serializable value as pretty JSON.
+pub fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<(), OutputError> {
+    let file = File::create(path).map_err(io_error(path))?;
+    let mut w = BufWriter::new(file);
+    serde_json::to_writer_pretty(&mut w, value)
+        .map_err(|e| OutputError::Io { path: path.to_owned(), source: std::io::Error::other(e) })?;
+    w.write_all(b"\n").map_err(io_error(path))?;
+    w.flush().map_err(io_error(path))
+}
+
+/// Writes `unmapped_tags.csv`: source, raw tag, raw value, problem, count (most frequent first).
+pub fn write_unmapped(rows: &[(String, String, String, String, u64)], path: &Path) -> Result<(), OutputError> {
+    let mut w = csv_writer(path)?;
+    let e = csv_error(path);
+    w.write_record(["source", "raw_tag", "raw_value", "problem", "count"]).map_err(&e)?;
+    for (source, tag, value, problem, count) in rows {
+        w.write_record([source, tag, value, problem, &count.to_string()]).map_err(&e)?;
+    }
+    w.flush().map_err(io_error(path))
+}

@@ -1,0 +1,124 @@
+//! The unified store: every source's batch merged onto global indices — records (source-qualified keys),
+//! identity keys, items, channels — ready for identity resolution and behavioural tags.
+
+use crate::interner::Interner;
+use crate::sources::batch::{SourceBatch, TagFact, Ticket, TxnLine};
+use crate::sources::catalog::Catalog;
+use crate::sources::normalize::KeyKind;
+use crate::unify::dictionary::CategoryIdx;
+
+/// Everything read, on global indices.
+#[derive(Debug, Default)]
+pub struct Store {
+    /// Source names, in config order; `record_source` indexes this.
+    pub sources: Vec<String>,
+    /// Source-qualified record keys (`web:10342`, `pos:R:S014-…`).
+    pub records: Interner,
+    /// Source of each record.
+    pub record_source: Vec<u16>,
+    /// Whether each record is anonymous.
+    pub anonymous: Vec<bool>,
+    /// Identity keys (`email:…`, `phone:…`, `card:…`).
+    pub keys: Interner,
+    /// Kind of each key.
+    pub key_kinds: Vec<KeyKind>,
+    /// (record, key) links.
+    pub edges: Vec<(u32, u32)>,
+    /// Canonical item IDs: catalog items first, then items seen only in transactions.
+    pub items: Interner,
+    /// Canonical category of each item.
+    pub item_category: Vec<Option<CategoryIdx>>,
+    /// List price of each item.
+    pub item_price: Vec<Option<f64>>,
+    /// Channel names; `TxnLine::channel` indexes this.
+    pub channels: Vec<String>,
+    /// All transaction lines.
+    pub lines: Vec<TxnLine>,
+    /// All tag facts.
+    pub facts: Vec<TagFact>,
+    /// All tickets.
+    pub tickets: Vec<Ticket>,
+}
+
+impl Store {
+    /// An empty store whose items start with the catalog's.
+    pub fn new(sources: Vec<String>, catalog: &Catalog) -> Self {
+        let mut store = Self { sources, ..Self::default() };
+        for (i, id) in catalog.items.iter().enumerate() {
+            store.items.intern(id);
+            store.item_category.push(catalog.category[i]);
+            store.item_price.push(catalog.price[i]);
+        }
+        store
+    }
+
+    /// Merges a batch, remapping its indices onto the store's.
+    pub fn add(&mut self, batch: SourceBatch) {
+        let source = self.sources.iter().position(|s| *s == batch.source).unwrap_or_else(|| {
+            self.sources.push(batch.source.clone());
+            self.sources.len() - 1
+        }) as u16;
+        let channel = match self.channels.iter().position(|c| *c == batch.channel) {
+            Some(c) => c,
+            None => {
+                self.channels.push(batch.channel.clone());
+                self.channels.len() - 1
+            }
+        } as u8;
+        let record_map: Vec<u32> = batch
+            .records
+            .iter()
+            .zip(&batch.anonymous)
+            .map(|(key, &anonymous)| {
+                let before = self.records.len();
+                let idx = self.records.intern(&format!("{}:{key}", batch.source));
+                if self.records.len() > before {
+                    self.record_source.push(source);
+                    self.anonymous.push(anonymous);
+                }
+                idx
+            })
+            .collect();
+        let key_map: Vec<u32> = batch
+            .keys
+            .iter()
+            .zip(&batch.key_kinds)
+            .map(|(key, &kind)| {
+                let before = self.keys.len();
+                let idx = self.keys.intern(key);
+                if self.keys.len() > before {
+                    self.key_kinds.push(kind);
+                }
+                idx
+            })
+            .collect();
+        let item_map: Vec<u32> = batch
+            .items
+            .iter()
+            .map(|item| {
+                let before = self.items.len();
+                let idx = self.items.intern(item);
+                if self.items.len() > before {
+                    self.item_category.push(None);
+                    self.item_price.push(None);
+                }
+                idx
+            })
+            .collect();
+        self.edges.extend(batch.edges.iter().map(|&(r, k)| (record_map[r as usize], key_map[k as usize])));
+        self.lines.reserve(batch.lines.len());
+        self.lines.extend(batch.lines.iter().map(|l| TxnLine {
+            record: record_map[l.record as usize],
+            item: item_map[l.item as usize],
+            channel,
+            ..*l
+        }));
+        self.facts.extend(batch.facts.iter().map(|f| TagFact { record: record_map[f.record as usize], ..*f }));
+        self.tickets.extend(batch.tickets.iter().map(|t| Ticket { record: record_map[t.record as usize], ..*t }));
+    }
+
+    /// Source name of a record.
+    pub fn source_of(&self, record: u32) -> &str {
+        &self.sources[usize::from(self.record_source[record as usize])]
+    }
+}
