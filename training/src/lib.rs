@@ -6,5 +6,6 @@ pub mod demo;
 pub mod eval;
 pub mod interner;
 pub mod memory;
+pub mod models;
 pub mod sources;
 pub mod unify;

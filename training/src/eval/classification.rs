@@ -1,0 +1,1 @@
+//! Classification metrics for churn: ROC AUC, PR AUC, log loss, calibration, lift.

@@ -1,0 +1,1 @@
+//! Timing metrics: error in days of the predicted next purchase.

@@ -1,0 +1,1 @@
+//! Item affinity: item-item similarity, implicit matrix factorisation, popularity and buy-again.

@@ -1,0 +1,1 @@
+//! Promotion timing: purchase cycles, BG/NBD, next purchase date, send window and urgency.
