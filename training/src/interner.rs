@@ -1,11 +1,11 @@
 //! A string interner: each distinct string gets a dense `u32` index, so large tables hold integers.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Maps strings to dense indices and back.
 #[derive(Debug, Default, Clone)]
 pub struct Interner {
-    index: HashMap<Box<str>, u32>,
+    index: FxHashMap<Box<str>, u32>,
     strings: Vec<Box<str>>,
 }
 

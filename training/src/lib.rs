@@ -4,8 +4,10 @@
 
 pub mod demo;
 pub mod eval;
+pub mod features;
 pub mod interner;
 pub mod memory;
 pub mod models;
 pub mod sources;
+pub mod train;
 pub mod unify;

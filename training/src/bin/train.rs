@@ -11,7 +11,11 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use tagcenter_training::demo::{DemoParams, generate};
 use tagcenter_training::eval::identity::score_identity;
 use tagcenter_training::sources::config::SourceConfig;
-use tagcenter_training::unify::{Progress, unify};
+use tagcenter_training::train::assemble::assemble;
+use tagcenter_training::train::export::{ExportOptions, write_exports};
+use tagcenter_training::train::report::write_report;
+use tagcenter_training::train::{TrainParams, train};
+use tagcenter_training::unify::{Progress, Unified, unify};
 
 #[derive(Parser)]
 #[command(
@@ -26,7 +30,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole product on generated demo data: generate, unify (and score identities against the truth).
+    /// Run the whole product on generated demo data: generate, unify, train, backtest, write the bundle.
     Demo {
         /// Demo customers to generate.
         #[arg(long, default_value_t = 20_000)]
@@ -34,9 +38,35 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// Working folder (data/, unified/).
+        /// Working folder (data/, unified/, report/, exports/).
         #[arg(long, default_value = "out/demo")]
         out: PathBuf,
+        /// Where the bundle goes (`<version>.tcb` and `latest.tcb`).
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
+    },
+    /// Unify a config's sources, train and backtest the models, and write a versioned bundle.
+    Train {
+        /// The source config (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Folder holding the source files (default: the config's folder).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Output folder (unified/, report/, exports/).
+        #[arg(long)]
+        out: PathBuf,
+        /// Where the bundle goes (`<version>.tcb` and `latest.tcb`).
+        #[arg(long, default_value = "models")]
+        models: PathBuf,
+        /// Churn and scoring horizon in days.
+        #[arg(long, default_value_t = 92)]
+        horizon: u32,
+        /// Random seed.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[command(flatten)]
+        export: ExportArgs,
     },
     /// Write a demo retailer's export folder (with its source config, tag dictionary and truth/).
     Generate {
@@ -90,6 +120,58 @@ enum Command {
     },
 }
 
+/// How the CSV exports are laid out.
+#[derive(clap::Args, Debug, Clone)]
+struct ExportArgs {
+    /// Rename a source in identity_clusters.csv, e.g. `web=online` (repeatable).
+    #[arg(long = "rename-source", value_parser = parse_pair)]
+    rename_source: Vec<(String, String)>,
+    /// Name of the customer ID column.
+    #[arg(long, default_value = "customer_id")]
+    customer_column: String,
+    /// Items per customer in predictions.csv.
+    #[arg(long, default_value_t = 10)]
+    top_items: usize,
+    /// Churn probability from which a customer is on the at-risk list.
+    #[arg(long, default_value_t = 0.5)]
+    at_risk_threshold: f64,
+    /// Also list customers without purchases in predictions.csv.
+    #[arg(long)]
+    all_customers: bool,
+}
+
+fn parse_pair(text: &str) -> std::result::Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(a, b)| (a.trim().to_owned(), b.trim().to_owned()))
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .ok_or_else(|| format!("expected NAME=NEW_NAME, got {text:?}"))
+}
+
+impl ExportArgs {
+    fn options(&self) -> ExportOptions {
+        ExportOptions {
+            source_names: self.rename_source.iter().cloned().collect(),
+            customer_column: self.customer_column.clone(),
+            top_items: self.top_items,
+            at_risk_threshold: self.at_risk_threshold,
+            all_customers: self.all_customers,
+            ..ExportOptions::default()
+        }
+    }
+}
+
+impl Default for ExportArgs {
+    fn default() -> Self {
+        Self {
+            rename_source: Vec::new(),
+            customer_column: "customer_id".to_owned(),
+            top_items: 10,
+            at_risk_threshold: 0.5,
+            all_customers: false,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -106,20 +188,20 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Demo { customers, seed, out } => {
+        Command::Demo { customers, seed, out, models } => {
             let data = out.join("data");
             generate_into(&data, customers, seed, true)?;
-            run_unify(
-                &data.join("tagcenter.toml"),
-                None,
-                &out.join("unified"),
-                None,
-                Some(&data.join("truth/identity.csv")),
-            )
+            let truth = data.join("truth/identity.csv");
+            let unified = run_unify(&data.join("tagcenter.toml"), None, &out.join("unified"), None, Some(&truth))?;
+            run_train(&unified, &out, &models, 92, seed, &ExportArgs::default())
+        }
+        Command::Train { config, data, out, models, horizon, seed, export } => {
+            let unified = run_unify(&config, data.as_deref(), &out.join("unified"), None, None)?;
+            run_train(&unified, &out, &models, horizon, seed, &export)
         }
         Command::Generate { customers, seed, no_defects, out } => generate_into(&out, customers, seed, !no_defects),
         Command::Unify { config, data, out, as_of, truth } => {
-            run_unify(&config, data.as_deref(), &out, as_of, truth.as_deref())
+            run_unify(&config, data.as_deref(), &out, as_of, truth.as_deref()).map(drop)
         }
         Command::Explain { out, key } => explain(&out, &key),
         Command::BenchUnify { customers, work } => bench_unify(&customers, &work),
@@ -176,7 +258,7 @@ fn run_unify(
     out: &Path,
     as_of: Option<NaiveDate>,
     truth: Option<&Path>,
-) -> Result<()> {
+) -> Result<Unified> {
     let config = SourceConfig::load(config_path, data)?;
     let as_of = as_of.unwrap_or(config.project.reference_date);
     let mut unified = unify(config, &out.join("quarantine"), &progress_hooks())?;
@@ -194,6 +276,51 @@ fn run_unify(
         std::fs::write(out.join("identity_scores.json"), serde_json::to_string_pretty(&scores)?)?;
     }
     println!("outputs in {}", out.display());
+    Ok(unified)
+}
+
+fn run_train(unified: &Unified, out: &Path, models: &Path, horizon: u32, seed: u64, export: &ExportArgs) -> Result<()> {
+    let started = Instant::now();
+    let mut params = TrainParams { horizon_days: horizon, ..TrainParams::default() };
+    params.churn.seed = seed;
+    params.affinity.seed = seed;
+    let outcome = train(unified, &params, &|stage| eprintln!("· {stage}"))?;
+    let bundle = assemble(unified, &outcome, &params, seed);
+    let path = models.join(format!("{}.tcb", bundle.header.model_version));
+    bundle.write(&path)?;
+    std::fs::copy(&path, models.join("latest.tcb"))
+        .with_context(|| format!("copying {} to latest.tcb", path.display()))?;
+    write_report(&outcome.backtest, &format!("{} — backtest", unified.config.project.name), &out.join("report"))?;
+    write_exports(unified, &outcome.models, &export.options(), &out.join("exports"))?;
+    let b = &outcome.backtest;
+    println!("backtest: features as of {}, outcomes in [{}, {})", b.cutoff, b.cutoff, b.end);
+    println!("{:<34} {:>10} {:>10}", "metric", "model", "baseline");
+    for m in &bundle.header.metrics {
+        println!(
+            "{:<34} {:>10.4} {:>10.4}",
+            format!("{} {}", m.model, m.name),
+            m.value,
+            m.baseline.unwrap_or(f64::NAN)
+        );
+    }
+    println!(
+        "churn: {} ({:?}); timing: {}; affinity: {}",
+        b.churn_choice, b.churn_validation, b.timing_predictor, b.affinity_choice
+    );
+    for (stage, seconds) in &outcome.timings {
+        eprintln!("  {stage:<28} {seconds:>7.1} s");
+    }
+    println!(
+        "bundle {} ({} customers) written to {} and {}/latest.tcb in {:.1} s; report in {}; exports in {}{}",
+        bundle.header.model_version,
+        bundle.contents.customers.ids.len(),
+        path.display(),
+        models.display(),
+        started.elapsed().as_secs_f64(),
+        out.join("report").display(),
+        out.join("exports").display(),
+        tagcenter_training::memory::peak_rss_mib().map_or(String::new(), |m| format!("; peak memory {m:.0} MiB")),
+    );
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! (transaction lines, tag facts, tickets), all with source-local dense indices. The unify stage merges
 //! batches into one store.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::normalize::KeyKind;
 use super::quality::SourceQuality;
@@ -125,7 +125,7 @@ impl SourceBatch {
 
     /// Frees the de-duplication set once reading is done.
     pub fn finish(&mut self) {
-        self.edge_set = HashSet::new();
+        self.edge_set = HashSet::default();
         self.quality.records = self.records.len() as u64;
     }
 }

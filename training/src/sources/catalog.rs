@@ -2,7 +2,7 @@
 //! barcode), its canonical category and its list price. Built from the `catalog` sources before any
 //! transactions are read, so every transaction line can be mapped onto a canonical item.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::interner::Interner;
 use crate::unify::dictionary::CategoryIdx;

@@ -1,6 +1,8 @@
 //! Normalizers: turn the many ways a value is typed into one comparable form. Identity keys (e-mail, phone,
 //! member card) and item codes go through these before anything is matched.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 
@@ -131,23 +133,28 @@ pub enum Normalizer {
 }
 
 impl Normalizer {
-    /// Applies the normalizer; `None` when nothing usable is left.
-    pub fn apply(self, raw: &str) -> Option<String> {
+    /// Applies the normalizer; `None` when nothing usable is left. Values already in normal form are
+    /// returned borrowed (the common case, so reading millions of rows allocates little).
+    pub fn apply(self, raw: &str) -> Option<Cow<'_, str>> {
         let t = raw.trim();
-        let out = match self {
-            Self::Trim => t.to_owned(),
-            Self::Upper => fold_width(t).to_uppercase(),
-            Self::Lower => fold_width(t).to_lowercase(),
-            Self::Digits => fold_width(t).chars().filter(char::is_ascii_digit).collect(),
+        let out: Cow<'_, str> = match self {
+            Self::Trim => Cow::Borrowed(t),
+            Self::Upper if t.bytes().all(|b| b.is_ascii() && !b.is_ascii_lowercase()) => Cow::Borrowed(t),
+            Self::Upper => Cow::Owned(fold_width(t).to_uppercase()),
+            Self::Lower if t.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) => Cow::Borrowed(t),
+            Self::Lower => Cow::Owned(fold_width(t).to_lowercase()),
+            Self::Digits if t.bytes().all(|b| b.is_ascii_digit()) => Cow::Borrowed(t),
+            Self::Digits => Cow::Owned(fold_width(t).chars().filter(char::is_ascii_digit).collect()),
+            Self::Ean13 if t.len() == 13 && t.bytes().all(|b| b.is_ascii_digit()) => Cow::Borrowed(t),
             Self::Ean13 => {
                 let digits: String = fold_width(t).chars().filter(char::is_ascii_digit).collect();
                 if digits.is_empty() || digits.len() > 14 {
                     return None;
                 }
-                format!("{digits:0>13}")
+                Cow::Owned(format!("{digits:0>13}"))
             }
-            Self::Card => return normalize_card(t),
-            Self::Email => return normalize_email(t),
+            Self::Card => return normalize_card(t).map(Cow::Owned),
+            Self::Email => return normalize_email(t).map(Cow::Owned),
         };
         (!out.is_empty()).then_some(out)
     }

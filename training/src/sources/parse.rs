@@ -1,7 +1,8 @@
 //! Turning well-formed rows into typed facts, per source kind, with validation: every row either becomes
 //! facts in the source's [`SourceBatch`] or goes to the quarantine with the field and reason.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, NaiveTime};
@@ -82,6 +83,9 @@ struct KeyParser {
     fallback: Option<(Col, ColumnSpec)>,
     identity: Vec<(Col, KeyKind, String)>,
     phone: PhoneRules,
+    /// The previous row's raw key values and record: consecutive lines of one order or receipt repeat
+    /// them, and need no second normalization.
+    cache: RefCell<(Vec<Option<String>>, Option<u32>)>,
 }
 
 impl KeyParser {
@@ -98,20 +102,42 @@ impl KeyParser {
             country_code: config.identity.phone_country_code.clone(),
             national_length: config.identity.phone_national_length,
         };
-        Self { key, fallback, identity, phone }
+        Self { key, fallback, identity, phone, cache: RefCell::new((Vec::new(), None)) }
     }
 
-    fn key_text(row: &Row<'_>, col: Col, spec: &ColumnSpec) -> Option<String> {
+    fn key_text<'r>(row: &Row<'r>, col: Col, spec: &ColumnSpec) -> Option<Cow<'r, str>> {
         let raw = row.get(col)?;
         let value = match spec.normalize {
             Some(n) => n.apply(raw)?,
-            None => raw.to_owned(),
+            None => Cow::Borrowed(raw),
         };
-        Some(format!("{}{value}", spec.prefix))
+        Some(if spec.prefix.is_empty() { value } else { Cow::Owned(format!("{}{value}", spec.prefix)) })
+    }
+
+    fn raw_values<'r>(&self, row: &Row<'r>) -> impl Iterator<Item = Option<&'r str>> {
+        let key = self.key.as_ref().map(|(c, _)| row.get(*c));
+        let fallback = self.fallback.as_ref().map(|(c, _)| row.get(*c));
+        key.into_iter().chain(fallback).chain(self.identity.iter().map(|(c, _, _)| row.get(*c)))
     }
 
     /// The record index of the row, after linking its identity keys.
     fn record(&self, row: &Row<'_>, batch: &mut SourceBatch) -> Result<u32, Bad> {
+        let mut cache = self.cache.borrow_mut();
+        if let Some(record) = cache.1 {
+            if cache.0.len() == self.raw_values(row).count()
+                && cache.0.iter().zip(self.raw_values(row)).all(|(a, b)| a.as_deref() == b)
+            {
+                return Ok(record);
+            }
+        }
+        let record = self.resolve(row, batch)?;
+        cache.0.clear();
+        cache.0.extend(self.raw_values(row).map(|v| v.map(str::to_owned)));
+        cache.1 = Some(record);
+        Ok(record)
+    }
+
+    fn resolve(&self, row: &Row<'_>, batch: &mut SourceBatch) -> Result<u32, Bad> {
         let (col, spec) =
             self.key.as_ref().ok_or_else(|| Bad::new(Reason::MissingKey, "", "no record_key configured"))?;
         let (text, anonymous) = match Self::key_text(row, *col, spec) {
@@ -238,16 +264,13 @@ impl ItemField {
         }
     }
 
-    fn read(&self, row: &Row<'_>) -> Option<String> {
+    fn read<'r>(&self, row: &Row<'r>) -> Option<Cow<'r, str>> {
         row.get(self.col).and_then(|raw| self.normalize.apply(raw))
     }
 }
 
 fn order_hash(source: &str, order: &str) -> u64 {
-    let mut h = DefaultHasher::new();
-    source.hash(&mut h);
-    order.hash(&mut h);
-    h.finish()
+    xxhash_rust::xxh3::xxh3_64_with_seed(order.as_bytes(), xxhash_rust::xxh3::xxh3_64(source.as_bytes()))
 }
 
 /// The per-kind row parsers.
@@ -291,7 +314,7 @@ impl TransactionParser {
             let column = self.quantity.as_ref().map_or("", |(_, c)| c.as_str());
             return Err(Bad::new(Reason::AbsurdQuantity, column, quantity.to_string()));
         }
-        let catalog_item = catalog.scheme(&self.item.scheme).and_then(|codes| codes.get(&code)).copied();
+        let catalog_item = catalog.scheme(&self.item.scheme).and_then(|codes| codes.get(code.as_ref())).copied();
         let list_price = catalog_item.and_then(|i| catalog.price[i as usize]);
         let (amount_field, mut amount) = match (&self.line_amount, &self.unit_price) {
             (Some(f), _) => (f.column.as_str(), f.read(row)?),
@@ -325,18 +348,17 @@ impl TransactionParser {
             return Err(Bad::new(Reason::AbsurdAmount, amount_field, amount.to_string()));
         }
         let record = self.keys.record(row, batch)?;
-        let item_id = match catalog_item {
-            Some(i) => catalog.items.resolve(i).to_owned(),
+        let item = match catalog_item {
+            Some(i) => batch.items.intern(catalog.items.resolve(i)),
             None => {
                 batch.quality.unknown_items += 1;
                 if catalog.primary_scheme.as_deref() == Some(self.item.scheme.as_str()) || catalog.is_empty() {
-                    code
+                    batch.items.intern(&code)
                 } else {
-                    format!("{}:{code}", self.item.scheme)
+                    batch.items.intern(&format!("{}:{code}", self.item.scheme))
                 }
             }
         };
-        let item = batch.items.intern(&item_id);
         let order = match self.order.and_then(|c| row.get(c)) {
             Some(o) => order_hash(&batch.source, o),
             None => order_hash(&batch.source, &format!("{record}@{ts}")),

@@ -49,7 +49,7 @@ impl Builder {
     fn add(&mut self, name: &str, tag_type: TagType, description: &str) -> usize {
         let values = match tag_type {
             TagType::Date => Values::Date(vec![None; self.n]),
-            _ => Values::Number(vec![None; self.n]),
+            _ => Values::Number(vec![f64::NAN; self.n]),
         };
         self.columns.push(ProfileColumn {
             name: name.to_owned(),
@@ -62,9 +62,6 @@ impl Builder {
         self.columns.len() - 1
     }
 }
-
-/// One customer's computed values, in column order.
-type Row = Vec<Option<f64>>;
 
 /// Computes the behavioural tag columns for every customer as of `as_of`.
 pub fn behaviour_columns(
@@ -136,84 +133,85 @@ pub fn behaviour_columns(
     }
     let n_categories = categories.len();
     let n_channels = store.channels.len();
-    let rows: Vec<(u32, Row)> = groups
-        .par_iter()
-        .map(|(customer, range)| {
-            let mut row: Row = vec![None; width];
-            let lines = order[range.clone()].iter().map(|&(_, i)| &store.lines[i as usize]);
-            let mut days: Vec<i32> = Vec::new();
-            let mut orders: Vec<(u64, u8, bool, i32)> = Vec::new();
-            let mut gross = 0.0;
-            let mut returned = 0.0;
-            let mut category_spend = vec![0.0; n_categories + 1];
-            let mut item_ids: Vec<u32> = Vec::new();
-            let mut spend_recent = 0.0;
-            for l in lines {
-                let day = local_day(l.ts, &tz);
-                if l.amount >= 0.0 && l.quantity > 0.0 {
-                    gross += l.amount;
-                    days.push(day);
-                    orders.push((l.order, l.channel, l.coupon, day));
-                    item_ids.push(l.item);
-                    let cat = store.item_category[l.item as usize].map_or(n_categories, usize::from);
-                    category_spend[cat] += l.amount;
-                    if as_of_day - day <= 90 {
-                        spend_recent += l.amount;
-                    }
-                } else {
-                    returned += -l.amount;
+    // One reusable row buffer, scattered into the columns: no per-customer rows are kept, so the table's
+    // memory is the columns alone.
+    let mut row: Vec<f64> = vec![f64::NAN; width];
+    let mut days: Vec<i32> = Vec::new();
+    let mut orders: Vec<(u64, u8, bool, i32)> = Vec::new();
+    let mut item_ids: Vec<u32> = Vec::new();
+    let mut category_spend = vec![0.0; n_categories + 1];
+    let mut per_channel = vec![0usize; n_channels];
+    for (customer, range) in &groups {
+        row.fill(f64::NAN);
+        days.clear();
+        orders.clear();
+        item_ids.clear();
+        category_spend.fill(0.0);
+        per_channel.fill(0);
+        let mut gross = 0.0;
+        let mut returned = 0.0;
+        let mut spend_recent = 0.0;
+        for &(_, i) in &order[range.clone()] {
+            let l = &store.lines[i as usize];
+            let day = local_day(l.ts, &tz);
+            if l.amount >= 0.0 && l.quantity > 0.0 {
+                gross += l.amount;
+                days.push(day);
+                orders.push((l.order, l.channel, l.coupon, day));
+                item_ids.push(l.item);
+                let cat = store.item_category[l.item as usize].map_or(n_categories, usize::from);
+                category_spend[cat] += l.amount;
+                if as_of_day - day <= 90 {
+                    spend_recent += l.amount;
                 }
+            } else {
+                returned += -l.amount;
             }
-            days.dedup();
-            if days.is_empty() {
-                return (*customer, row);
-            }
-            orders.sort_unstable_by_key(|o| o.0);
-            orders.dedup_by_key(|o| o.0);
-            item_ids.sort_unstable();
-            item_ids.dedup();
-            let first = days[0];
-            let last = days[days.len() - 1];
-            let n_orders = orders.len() as f64;
-            row[first_purchase] = Some(f64::from(first));
-            row[last_purchase] = Some(f64::from(last));
-            row[recency] = Some(f64::from(as_of_day - last));
-            row[tenure] = Some(f64::from(as_of_day - first));
-            row[frequency] = Some(n_orders);
-            row[purchase_days] = Some(days.len() as f64);
-            row[monetary] = Some(gross - returned);
-            row[aov] = Some(gross / n_orders);
-            let mut gaps: Vec<f64> = days.windows(2).map(|w| f64::from(w[1] - w[0])).collect();
-            gaps.sort_unstable_by(f64::total_cmp);
-            if let Some((median, iqr)) = median_and_iqr(&gaps) {
-                row[cycle_median] = Some(median);
-                row[cycle_spread] = Some(iqr);
-                row[overdue] = Some(f64::from(as_of_day - last) / median.max(1.0));
-            }
-            row[orders_90] = Some(orders.iter().filter(|o| as_of_day - o.3 <= 90).count() as f64);
-            row[spend_90] = Some(spend_recent);
-            row[items] = Some(item_ids.len() as f64);
-            row[return_rate] = Some(if gross > 0.0 { (returned / gross).min(1.0) } else { 0.0 });
-            row[coupon_rate] = Some(orders.iter().filter(|o| o.2).count() as f64 / n_orders);
-            for (c, col) in category_cols.iter().chain(std::iter::once(&other_category)).enumerate() {
-                row[*col] = Some(if gross > 0.0 { category_spend[c] / gross } else { 0.0 });
-            }
-            let mut per_channel = vec![0usize; n_channels];
-            for o in &orders {
-                per_channel[usize::from(o.1)] += 1;
-            }
-            for (c, col) in channel_cols.iter().enumerate() {
-                row[*col] = Some(per_channel[c] as f64 / n_orders);
-            }
-            (*customer, row)
-        })
-        .collect();
-
-    for (customer, row) in rows {
-        for (col, value) in row.into_iter().enumerate() {
+        }
+        days.dedup();
+        if days.is_empty() {
+            continue;
+        }
+        orders.sort_unstable_by_key(|o| o.0);
+        orders.dedup_by_key(|o| o.0);
+        item_ids.sort_unstable();
+        item_ids.dedup();
+        let first = days[0];
+        let last = days[days.len() - 1];
+        let n_orders = orders.len() as f64;
+        row[first_purchase] = f64::from(first);
+        row[last_purchase] = f64::from(last);
+        row[recency] = f64::from(as_of_day - last);
+        row[tenure] = f64::from(as_of_day - first);
+        row[frequency] = n_orders;
+        row[purchase_days] = days.len() as f64;
+        row[monetary] = gross - returned;
+        row[aov] = gross / n_orders;
+        let mut gaps: Vec<f64> = days.windows(2).map(|w| f64::from(w[1] - w[0])).collect();
+        gaps.sort_unstable_by(f64::total_cmp);
+        if let Some((median, iqr)) = median_and_iqr(&gaps) {
+            row[cycle_median] = median;
+            row[cycle_spread] = iqr;
+            row[overdue] = f64::from(as_of_day - last) / median.max(1.0);
+        }
+        row[orders_90] = orders.iter().filter(|o| as_of_day - o.3 <= 90).count() as f64;
+        row[spend_90] = spend_recent;
+        row[items] = item_ids.len() as f64;
+        row[return_rate] = if gross > 0.0 { (returned / gross).min(1.0) } else { 0.0 };
+        row[coupon_rate] = orders.iter().filter(|o| o.2).count() as f64 / n_orders;
+        for (c, col) in category_cols.iter().chain(std::iter::once(&other_category)).enumerate() {
+            row[*col] = if gross > 0.0 { category_spend[c] / gross } else { 0.0 };
+        }
+        for o in &orders {
+            per_channel[usize::from(o.1)] += 1;
+        }
+        for (c, col) in channel_cols.iter().enumerate() {
+            row[*col] = per_channel[c] as f64 / n_orders;
+        }
+        for (col, &value) in row.iter().enumerate() {
             match &mut b.columns[col].values {
-                Values::Number(v) => v[customer as usize] = value,
-                Values::Date(v) => v[customer as usize] = value.map(|d| d as i32),
+                Values::Number(v) => v[*customer as usize] = value,
+                Values::Date(v) => v[*customer as usize] = (!value.is_nan()).then_some(value as i32),
                 _ => {}
             }
         }
@@ -231,8 +229,8 @@ pub fn ticket_columns(
 ) -> Vec<ProfileColumn> {
     let n = identity.customers();
     let as_of_ts = day_start_ts(as_of, &tz);
-    let mut total = vec![None; n];
-    let mut per_kind = vec![vec![None; n]; kinds.len()];
+    let mut total: Vec<Option<f64>> = vec![None; n];
+    let mut per_kind: Vec<Vec<Option<f64>>> = vec![vec![None; n]; kinds.len()];
     let mut score_sum = vec![0.0f64; n];
     let mut score_n = vec![0u32; n];
     for t in store.tickets.iter().filter(|t| t.ts < as_of_ts) {
@@ -260,7 +258,7 @@ pub fn ticket_columns(
         description,
         owner: "tagcenter".to_owned(),
         origin: Origin::Behaviour,
-        values: Values::Number(values),
+        values: Values::Number(values.into_iter().map(|v| v.unwrap_or(f64::NAN)).collect()),
     };
     let mut columns = vec![column("tickets".into(), "Service tickets raised".into(), total)];
     for (kind, values) in kinds.iter().zip(per_kind) {

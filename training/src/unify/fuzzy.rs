@@ -8,7 +8,7 @@
 //!   (`wei88` and `wei89` are different people), local parts of 6 characters or more, each address the
 //!   other's only such neighbour, and a guard from the caller (see `identity::LocalTypoGuard`).
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use serde::Serialize;
@@ -138,7 +138,7 @@ pub fn email_links(
         .collect();
     let mut links = Vec::new();
 
-    let mut counts: HashMap<&str, u32> = HashMap::new();
+    let mut counts: HashMap<&str, u32> = HashMap::default();
     for &(_, _, domain) in &emails {
         *counts.entry(domain).or_default() += 1;
     }
@@ -146,9 +146,9 @@ pub fn email_links(
     frequent.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
 
     // Effective domain of each address, after correction.
-    let mut domain_of: HashMap<u32, String> = HashMap::new();
+    let mut domain_of: HashMap<u32, String> = HashMap::default();
     if params.email_domain_typos {
-        let mut fixes: HashMap<&str, Option<String>> = HashMap::new();
+        let mut fixes: HashMap<&str, Option<String>> = HashMap::default();
         for &(k, local, domain) in &emails {
             let fix = fixes.entry(domain).or_insert_with(|| corrected_domain(domain, &counts, &frequent));
             if let Some(fixed) = fix {
@@ -164,7 +164,7 @@ pub fn email_links(
 
     if params.email_local_typos {
         let mut variants: Vec<(u64, u32)> = Vec::new();
-        let mut chars_of: HashMap<u32, (Vec<char>, String)> = HashMap::new();
+        let mut chars_of: HashMap<u32, (Vec<char>, String)> = HashMap::default();
         for &(k, local, domain) in &emails {
             let chars: Vec<char> = local.chars().collect();
             if chars.len() < 6 {
@@ -180,7 +180,7 @@ pub fn email_links(
         }
         variants.sort_unstable();
         variants.dedup();
-        let mut pairs: HashSet<(u32, u32)> = HashSet::new();
+        let mut pairs: HashSet<(u32, u32)> = HashSet::default();
         let mut start = 0;
         while start < variants.len() {
             let mut end = start + 1;
@@ -207,7 +207,7 @@ pub fn email_links(
                 da == db && one_edit(ca, cb).is_some_and(|edit| !edit.iter().any(char::is_ascii_digit))
             })
             .collect();
-        let mut degree: HashMap<u32, u32> = HashMap::new();
+        let mut degree: HashMap<u32, u32> = HashMap::default();
         for &(a, b) in &verified {
             *degree.entry(a).or_default() += 1;
             *degree.entry(b).or_default() += 1;

@@ -3,7 +3,7 @@
 //! against over-merging and optional, reported fuzzy rules. Customer IDs are derived from each cluster's
 //! smallest record key, so they do not depend on input order and stay stable across reruns.
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use regex::RegexSet;
 use serde::Serialize;
@@ -190,8 +190,8 @@ impl LocalTypoGuard {
         holder: &[Option<u32>],
         uf: &mut UnionFind,
     ) -> Self {
-        let mut emails_per_cluster: HashMap<u32, u32> = HashMap::new();
-        let mut cluster_of_key = HashMap::new();
+        let mut emails_per_cluster: HashMap<u32, u32> = HashMap::default();
+        let mut cluster_of_key = HashMap::default();
         for (k, h) in holder.iter().enumerate() {
             let Some(h) = h else { continue };
             if !status[k].links() || !input.keys.resolve(k as u32).starts_with("email:") {
@@ -201,14 +201,14 @@ impl LocalTypoGuard {
             cluster_of_key.insert(k as u32, cluster);
             *emails_per_cluster.entry(cluster).or_default() += 1;
         }
-        let mut cluster_sources: HashMap<u32, u64> = HashMap::new();
+        let mut cluster_sources: HashMap<u32, u64> = HashMap::default();
         for r in 0..input.records.len() as u32 {
             let cluster = uf.find(r);
             if emails_per_cluster.contains_key(&cluster) {
                 *cluster_sources.entry(cluster).or_default() |= 1u64 << (input.record_source[r as usize] % 64);
             }
         }
-        let mut lone = HashMap::new();
+        let mut lone = HashMap::default();
         for (&k, &cluster) in &cluster_of_key {
             let (identified, anonymous) = counts[k as usize];
             if identified + anonymous == 1 && emails_per_cluster[&cluster] == 1 {
@@ -294,7 +294,7 @@ pub fn resolve(input: IdentityInput<'_>, params: &IdentityParams) -> Identity {
 
     // Components → customers. Anchor each at its smallest record key.
     let roots: Vec<u32> = (0..n_records as u32).map(|r| uf.find(r)).collect();
-    let mut anchor: HashMap<u32, u32> = HashMap::new();
+    let mut anchor: HashMap<u32, u32> = HashMap::default();
     for (r, &root) in roots.iter().enumerate() {
         let r = r as u32;
         anchor
@@ -308,7 +308,7 @@ pub fn resolve(input: IdentityInput<'_>, params: &IdentityParams) -> Identity {
     }
     let mut anchors: Vec<(u32, u32)> = anchor.into_iter().collect();
     anchors.sort_unstable_by(|a, b| input.records.resolve(a.1).cmp(input.records.resolve(b.1)));
-    let mut used = std::collections::HashSet::with_capacity(anchors.len());
+    let mut used = HashSet::with_capacity_and_hasher(anchors.len(), Default::default());
     let mut by_id: Vec<(CustomerId, u32)> = anchors
         .iter()
         .map(|&(root, a)| {
@@ -323,7 +323,7 @@ pub fn resolve(input: IdentityInput<'_>, params: &IdentityParams) -> Identity {
         })
         .collect();
     by_id.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    let mut customer_of_root: HashMap<u32, u32> = HashMap::with_capacity(by_id.len());
+    let mut customer_of_root: HashMap<u32, u32> = HashMap::with_capacity_and_hasher(by_id.len(), Default::default());
     for (c, (_, root)) in by_id.iter().enumerate() {
         customer_of_root.insert(*root, c as u32);
     }

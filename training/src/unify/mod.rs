@@ -205,11 +205,11 @@ impl Unified {
         let identity = &self.identity;
         let n = identity.customers();
         let mut columns = Vec::new();
-        let mut n_records = vec![None; n];
+        let mut n_records = vec![f64::NAN; n];
         let mut sources_text = vec![None; n];
         for c in 0..n as u32 {
             let records = identity.records_of(c);
-            n_records[c as usize] = Some(records.len() as f64);
+            n_records[c as usize] = records.len() as f64;
             let mut names: Vec<&str> = records.iter().map(|&r| self.store.source_of(r)).collect();
             names.sort_unstable();
             names.dedup();

@@ -57,7 +57,10 @@ pub fn profile_frame(profiles: &ProfileTable) -> PolarsResult<DataFrame> {
         let name: PlSmallStr = c.name.as_str().into();
         let column = match &c.values {
             Values::Flag(v) => Column::new(name, v.as_slice()),
-            Values::Number(v) => Column::new(name, v.as_slice()),
+            Values::Number(v) => {
+                let values: Float64Chunked = v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
+                values.with_name(name).into_column()
+            }
             Values::Text(v) => Column::new(name, v.as_slice()),
             Values::Category { levels, codes } => {
                 let text: Vec<Option<&str>> = codes.iter().map(|c| c.map(|c| levels[c as usize].as_str())).collect();

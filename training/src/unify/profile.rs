@@ -21,8 +21,9 @@ pub enum Origin {
 pub enum Values {
     /// Flags.
     Flag(Vec<Option<bool>>),
-    /// Numbers.
-    Number(Vec<Option<f64>>),
+    /// Numbers; NaN where missing (8 bytes a value instead of 16 for `Option<f64>`: at millions of
+    /// customers and dozens of tags that halves the table).
+    Number(Vec<f64>),
     /// Category codes into `levels`.
     Category {
         /// The canonical values.
@@ -41,7 +42,7 @@ impl Values {
     pub fn present(&self) -> usize {
         match self {
             Self::Flag(v) => v.iter().flatten().count(),
-            Self::Number(v) => v.iter().flatten().count(),
+            Self::Number(v) => v.iter().filter(|x| !x.is_nan()).count(),
             Self::Category { codes, .. } => codes.iter().flatten().count(),
             Self::Text(v) => v.iter().flatten().count(),
             Self::Date(v) => v.iter().flatten().count(),
@@ -69,7 +70,9 @@ impl Values {
         match self {
             Self::Flag(v) => v[i].map(|b| b.to_string()),
             Self::Number(v) => {
-                v[i].map(|n| if n.fract() == 0.0 && n.abs() < 1e15 { format!("{n:.0}") } else { format!("{n:.4}") })
+                let n = v[i];
+                (!n.is_nan())
+                    .then(|| if n.fract() == 0.0 && n.abs() < 1e15 { format!("{n:.0}") } else { format!("{n:.4}") })
             }
             Self::Category { levels, codes } => codes[i].map(|c| levels[c as usize].clone()),
             Self::Text(v) => v[i].clone(),

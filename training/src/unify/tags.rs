@@ -102,7 +102,10 @@ pub fn dictionary_columns(store: &Store, identity: &Identity, dict: &TagDictiona
             TagType::Number => Values::Number(
                 values
                     .iter()
-                    .map(|v| v.and_then(|v| if let TagValue::Number(x) = v { Some(x) } else { None }))
+                    .map(|v| match v {
+                        Some(TagValue::Number(x)) => *x,
+                        _ => f64::NAN,
+                    })
                     .collect(),
             ),
             TagType::Date => Values::Date(

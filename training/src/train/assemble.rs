@@ -1,0 +1,269 @@
+//! Assembling the model bundle: the final models' per-customer outputs, the identity map, profiles, tag
+//! catalog, item catalogue and backtest metrics, as the plain structs of `tagcenter::bundle`.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+use tagcenter::bundle::{
+    BundleContents, BundleHeader, ChurnOutputs, ColumnValues, Customers, FORMAT_VERSION, FeatureSpec, Items, Metric,
+    ModelBundle, ProfileColumnData, ReasonCode, Recommendations, TagInfo,
+};
+use tagcenter::domain::TagType;
+
+use super::{Backtest, TrainOutcome, TrainParams};
+use crate::features::Encoding;
+use crate::models::timing::timing_outputs;
+use crate::unify::Unified;
+use crate::unify::output::tag_catalog;
+use crate::unify::profile::{ProfileTable, Values};
+
+/// Fingerprint of the data a bundle was trained on: sources' row counts and date ranges, customers, keys.
+pub fn data_fingerprint(unified: &Unified) -> String {
+    let mut hasher = Sha256::new();
+    for q in &unified.quality {
+        hasher.update(q.source.as_bytes());
+        hasher.update(q.rows_read.to_le_bytes());
+        hasher.update(q.rows_kept.to_le_bytes());
+        hasher.update(q.first_timestamp.as_deref().unwrap_or("").as_bytes());
+        hasher.update(q.last_timestamp.as_deref().unwrap_or("").as_bytes());
+    }
+    hasher.update((unified.identity.customers() as u64).to_le_bytes());
+    hasher.update((unified.store.keys.len() as u64).to_le_bytes());
+    hasher.update((unified.store.lines.len() as u64).to_le_bytes());
+    hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn profile_columns(profiles: &ProfileTable) -> Vec<ProfileColumnData> {
+    profiles
+        .columns
+        .iter()
+        .map(|c| {
+            let values = match &c.values {
+                Values::Number(v) => ColumnValues::Number(v.iter().map(|x| *x as f32).collect()),
+                Values::Flag(v) => ColumnValues::Flag(v.iter().map(|b| b.map_or(2, u8::from)).collect()),
+                Values::Category { levels, codes } => ColumnValues::Category {
+                    levels: levels.clone(),
+                    codes: codes.iter().map(|c| c.unwrap_or(u32::MAX)).collect(),
+                },
+                Values::Text(v) => {
+                    let mut levels: Vec<String> = v.iter().flatten().cloned().collect();
+                    levels.sort_unstable();
+                    levels.dedup();
+                    let codes = v
+                        .iter()
+                        .map(|t| t.as_ref().and_then(|t| levels.binary_search(t).ok()).map_or(u32::MAX, |i| i as u32))
+                        .collect();
+                    ColumnValues::Category { levels, codes }
+                }
+                Values::Date(v) => ColumnValues::Date(v.iter().map(|d| d.unwrap_or(i32::MIN)).collect()),
+            };
+            let tag_type = if matches!(c.values, Values::Text(_)) { TagType::Category } else { c.tag_type };
+            ProfileColumnData { name: c.name.clone(), tag_type, values }
+        })
+        .collect()
+}
+
+fn metrics(backtest: &Backtest) -> Vec<Metric> {
+    let m = |model: &str, name: &str, value: f64, baseline: f64| Metric {
+        model: model.to_owned(),
+        name: name.to_owned(),
+        value,
+        baseline: Some(baseline),
+    };
+    let c = &backtest.churn;
+    let a = &backtest.churn_active_180d;
+    let t = &backtest.timing;
+    let r = &backtest.recommendations;
+    vec![
+        m("churn", "roc_auc", c.model.roc_auc, c.baseline.roc_auc),
+        m("churn", "pr_auc", c.model.pr_auc, c.baseline.pr_auc),
+        m("churn", "log_loss", c.model.log_loss, c.baseline.log_loss),
+        m("churn", "lift_top_decile", c.model.lift_top_decile, c.baseline.lift_top_decile),
+        m("churn", "roc_auc_active_180d", a.model.roc_auc, a.baseline.roc_auc),
+        m("timing", "mae_days", t.model.mae_days, t.baseline.mae_days),
+        m("timing", "within_7d", t.model.within_7d, t.baseline.within_7d),
+        m("timing", "within_14d", t.model.within_14d, t.baseline.within_14d),
+        m("recommendations", "precision_at_10", r.model.precision, r.baseline.precision),
+        m("recommendations", "recall_at_10", r.model.recall, r.baseline.recall),
+        m("recommendations", "ndcg_at_10", r.model.ndcg, r.baseline.ndcg),
+        m("recommendations", "hit_rate_at_10", r.model.hit_rate, r.baseline.hit_rate),
+        m("recommendations", "coverage_at_10", r.model.coverage, r.baseline.coverage),
+    ]
+}
+
+/// Builds the bundle.
+pub fn assemble(unified: &Unified, outcome: &TrainOutcome, params: &TrainParams, seed: u64) -> ModelBundle {
+    let models = &outcome.models;
+    let n = unified.identity.customers();
+
+    // Items, sorted by ID; the store's item indices are remapped.
+    let store_items = &unified.store.items;
+    let mut order: Vec<u32> = (0..store_items.len() as u32).collect();
+    order.sort_unstable_by(|a, b| store_items.resolve(*a).cmp(store_items.resolve(*b)));
+    let mut remap = vec![0u32; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        remap[old as usize] = new as u32;
+    }
+    let categories = unified.dictionary.categories.canonical.clone();
+    let items = Items {
+        ids: order.iter().map(|&i| store_items.resolve(i).to_owned()).collect(),
+        names: order
+            .iter()
+            .map(|&i| unified.catalog.name.get(i as usize).cloned().flatten().unwrap_or_default())
+            .collect(),
+        category: order.iter().map(|&i| unified.store.item_category[i as usize].unwrap_or(u16::MAX)).collect(),
+        category_names: categories.clone(),
+        repurchasable: order
+            .iter()
+            .map(|&i| models.affinity.repurchasable.get(i as usize).copied().unwrap_or(false))
+            .collect(),
+    };
+
+    // Every source record and every linking identity key → customer.
+    let identity = &unified.identity;
+    let mut keys: Vec<(String, u32)> = unified
+        .store
+        .records
+        .iter()
+        .enumerate()
+        .map(|(r, key)| (key.to_owned(), identity.customer_of_record[r]))
+        .collect();
+    for &(r, k) in &unified.store.edges {
+        if identity.key_status[k as usize].links() {
+            keys.push((unified.store.keys.resolve(k).to_owned(), identity.customer_of_record[r as usize]));
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup_by(|a, b| a.0 == b.0);
+
+    // Churn.
+    let features = models.schema.names();
+    let mut reasons = Vec::with_capacity(n * 3);
+    for c in 0..n {
+        let mut row = models.churn_reasons[c].clone();
+        row.resize(3, (0, 0.0));
+        reasons.extend(row.into_iter().map(|(f, v)| ReasonCode { feature: f as u16, contribution: v as f32 }));
+    }
+    let aov = match models.profiles.column("avg_order_value").map(|c| &c.values) {
+        Some(Values::Number(v)) => v.clone(),
+        _ => vec![f64::NAN; n],
+    };
+    let value_at_risk = (0..n)
+        .map(|c| {
+            let p = models.churn_probability[c];
+            let expected =
+                models.timing_predictions[c].expected_90d.max(1.0) * if aov[c].is_nan() { 0.0 } else { aov[c] };
+            (p * expected) as f32
+        })
+        .collect();
+    let churn = ChurnOutputs {
+        model: models.churn.choice.as_str().to_owned(),
+        features: features.clone(),
+        probability: models.churn_probability.iter().map(|p| *p as f32).collect(),
+        reasons,
+        band_thresholds: [0.3, 0.6],
+        value_at_risk,
+        horizon_days: params.horizon_days,
+    };
+
+    // Recommendations (CSR) with remapped items.
+    let mut recs = Recommendations { offsets: vec![0], ..Recommendations::default() };
+    for list in &models.recommendations {
+        for &(item, score, reason) in list {
+            recs.items.push(remap[item as usize]);
+            recs.scores.push(score);
+            recs.reasons.push(reason);
+        }
+        recs.offsets.push(recs.items.len() as u32);
+    }
+    recs.neighbour_offsets.push(0);
+    let affinity = &models.affinity;
+    for &old in &order {
+        for nb in affinity.similar(old, 20) {
+            recs.neighbour_items.push(remap[nb.item as usize]);
+            recs.neighbour_scores.push(nb.score);
+        }
+        recs.neighbour_offsets.push(recs.neighbour_items.len() as u32);
+    }
+    let mut popular: Vec<u32> = (0..affinity.popularity.len() as u32).collect();
+    popular
+        .sort_by(|a, b| affinity.popularity[*b as usize].total_cmp(&affinity.popularity[*a as usize]).then(a.cmp(b)));
+    popular.truncate(200);
+    recs.popular = popular.iter().map(|&i| remap[i as usize]).collect();
+    recs.segments = categories.clone();
+    recs.segment_popular = affinity
+        .segment_popularity
+        .iter()
+        .map(|scores| {
+            let mut items: Vec<u32> = (0..scores.len() as u32).filter(|&i| scores[i as usize] > 0.0).collect();
+            items.sort_by(|a, b| scores[*b as usize].total_cmp(&scores[*a as usize]).then(a.cmp(b)));
+            items.truncate(100);
+            items.into_iter().map(|i| remap[i as usize]).collect()
+        })
+        .collect();
+    recs.customer_segment = models.segments.clone();
+
+    let tags = tag_catalog(&models.profiles, &unified.dictionary)
+        .into_iter()
+        .map(|e| TagInfo {
+            name: e.tag,
+            tag_type: e.tag_type.parse().unwrap_or(TagType::Category),
+            description: e.description,
+            owner: e.owner,
+            coverage: e.coverage as f32,
+            aliases: e.aliases,
+            values: e.values,
+        })
+        .collect();
+
+    let fingerprint = data_fingerprint(unified);
+    let mut notes = BTreeMap::new();
+    notes.insert("seed".to_owned(), seed.to_string());
+    notes.insert("customers".to_owned(), n.to_string());
+    notes.insert("churn_model".to_owned(), models.churn.choice.as_str().to_owned());
+    notes.insert("timing_predictor".to_owned(), format!("{:?}", models.timing.predictor));
+    notes.insert("affinity".to_owned(), format!("{:?}", models.affinity.choice));
+    for (stage, seconds) in &outcome.timings {
+        notes.insert(format!("seconds_{stage}"), format!("{seconds:.2}"));
+    }
+    let header = BundleHeader {
+        format_version: FORMAT_VERSION,
+        crate_version: env!("CARGO_PKG_VERSION").to_owned(),
+        model_version: format!("{}.{fingerprint}", models.as_of),
+        created_at: chrono::Utc::now().to_rfc3339(),
+        as_of: models.as_of.to_string(),
+        data_fingerprint: fingerprint,
+        dictionary_version: unified.dictionary.version.clone(),
+        feature_schema: models
+            .schema
+            .columns
+            .iter()
+            .map(|c| FeatureSpec {
+                name: c.name.clone(),
+                encoding: match &c.encoding {
+                    Encoding::Numeric { log1p: true, .. } => "log1p".to_owned(),
+                    Encoding::Numeric { .. } => "numeric".to_owned(),
+                    Encoding::Missing => "missing_indicator".to_owned(),
+                    Encoding::Flag => "flag".to_owned(),
+                    Encoding::OneHot { level } => format!("one_hot:{level}"),
+                    Encoding::Extra { .. } => "bgnbd".to_owned(),
+                },
+            })
+            .collect(),
+        metrics: metrics(&outcome.backtest),
+        notes,
+    };
+    let contents = BundleContents {
+        customers: Customers {
+            ids: identity.customer_ids.iter().map(|c| c.to_string()).collect(),
+            keys,
+            profile: profile_columns(&models.profiles),
+        },
+        items,
+        tags,
+        churn,
+        timing: timing_outputs(&models.timing_predictions),
+        recommendations: recs,
+    };
+    ModelBundle { header, contents }
+}

@@ -1,0 +1,399 @@
+//! Training: from a unify run to a versioned model bundle, with a temporal backtest.
+//!
+//! With reference date T and horizon H (92 days by default):
+//! - **Backtest.** Churn is fitted on features as of T−2H labelled on [T−2H, T−H) and scored on features
+//!   as of T−H against what happened in [T−H, T); timing and affinity are fitted on data before T−H and
+//!   scored on the same window. Every metric is printed beside its simple baseline (recency-only churn
+//!   score, constant timing, popularity).
+//! - **Final models.** Churn is refitted on features as of T−H labelled on [T−H, T) and scores every
+//!   customer as of T; timing and affinity are refitted on everything before T. Their outputs fill the
+//!   bundle the server loads.
+//!
+//! Features are always computed as of the start of their label window, so nothing from the window leaks
+//! into them.
+
+pub mod assemble;
+pub mod export;
+pub mod history;
+pub mod report;
+
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::eval::classification::{ClassificationMetrics, classification_metrics};
+use crate::eval::ranking::{RankingMetrics, popularity_recommendations, ranking_metrics};
+use crate::eval::timing::{TimingMetrics, timing_metrics};
+use crate::features::{FeatureMatrix, FeatureParams, FeatureSchema};
+use crate::models::affinity::{AffinityModel, AffinityParams, Interactions, fit_affinity};
+use crate::models::churn::{ChurnModel, ChurnParams, LogisticScorer, fit_churn};
+use crate::models::timing::{History, TimingModel, TimingParams, TimingPrediction, fit_timing};
+use crate::unify::Unified;
+use crate::unify::behaviour::day_number;
+use crate::unify::profile::{ProfileTable, Values};
+use history::PurchaseHistory;
+
+/// Why training failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// Not enough history for the backtest windows.
+    #[error("not enough history: training needs purchases before {0} (reference date minus twice the horizon)")]
+    TooLittleHistory(NaiveDate),
+    /// The churn model failed.
+    #[error(transparent)]
+    Churn(#[from] crate::models::churn::ChurnError),
+    /// The timing model failed.
+    #[error(transparent)]
+    Timing(#[from] crate::models::timing::TimingError),
+    /// The affinity model failed.
+    #[error(transparent)]
+    Affinity(#[from] crate::models::affinity::AffinityError),
+    /// An evaluation failed.
+    #[error("evaluation: {0}")]
+    Eval(String),
+}
+
+/// Training options.
+#[derive(Debug, Clone)]
+pub struct TrainParams {
+    /// Churn and scoring horizon in days.
+    pub horizon_days: u32,
+    /// Recommendations stored per customer in the bundle.
+    pub recommendations_per_customer: usize,
+    /// Churn candidates.
+    pub churn: ChurnParams,
+    /// Timing model.
+    pub timing: TimingParams,
+    /// Affinity model.
+    pub affinity: AffinityParams,
+    /// Feature encoding.
+    pub features: FeatureParams,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        Self {
+            horizon_days: 92,
+            recommendations_per_customer: 20,
+            churn: ChurnParams::default(),
+            timing: TimingParams::default(),
+            affinity: AffinityParams::default(),
+            features: FeatureParams::default(),
+        }
+    }
+}
+
+/// A metric beside its baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Compared<T> {
+    /// Ours.
+    pub model: T,
+    /// The simple baseline's.
+    pub baseline: T,
+}
+
+/// The backtest's results.
+#[derive(Debug, Clone, Serialize)]
+pub struct Backtest {
+    /// Cutoff: features as of this day, outcomes in [cutoff, reference date).
+    pub cutoff: NaiveDate,
+    /// End of the scored window.
+    pub end: NaiveDate,
+    /// Churn on all customers with a purchase before the cutoff (baseline: recency alone).
+    pub churn: Compared<ClassificationMetrics>,
+    /// Churn on customers active in the 180 days before the cutoff (the harder, more useful half).
+    pub churn_active_180d: Compared<ClassificationMetrics>,
+    /// The churn candidate kept, and validation AUCs.
+    pub churn_choice: String,
+    /// Validation ROC AUC of every churn candidate.
+    pub churn_validation: Vec<(String, f64)>,
+    /// Next purchase date (baseline: a constant wait).
+    pub timing: Compared<TimingMetrics>,
+    /// The next-date predictor the timing model chose.
+    pub timing_predictor: String,
+    /// Top-10 recommendations (baseline: popularity).
+    pub recommendations: Compared<RankingMetrics>,
+    /// The affinity blend chosen.
+    pub affinity_choice: String,
+    /// Labels and scores of the churn backtest, for the report's curves.
+    #[serde(skip)]
+    pub churn_scores: (Vec<bool>, Vec<f64>, Vec<f64>),
+    /// Timing errors in days (predicted − actual) of the scored buyers, for the histogram.
+    #[serde(skip)]
+    pub timing_errors: Vec<i32>,
+}
+
+/// Everything the final fit produced, per customer (indexed like the unified customers).
+pub struct FinalModels {
+    /// The as-of date (reference date).
+    pub as_of: NaiveDate,
+    /// The profiles as of the reference date.
+    pub profiles: ProfileTable,
+    /// Churn model.
+    pub churn: ChurnModel,
+    /// Feature schema of the churn model.
+    pub schema: FeatureSchema,
+    /// Churn probability per customer (NaN for customers without purchases).
+    pub churn_probability: Vec<f64>,
+    /// Top-3 reasons per customer: (feature index, contribution).
+    pub churn_reasons: Vec<Vec<(usize, f64)>>,
+    /// Timing model and per-customer predictions.
+    pub timing: TimingModel,
+    /// Timing predictions per customer.
+    pub timing_predictions: Vec<TimingPrediction>,
+    /// Affinity model.
+    pub affinity: AffinityModel,
+    /// Recommendations per customer.
+    pub recommendations: Vec<Vec<(u32, f32, tagcenter::bundle::RecReason)>>,
+    /// Segment per customer (dominant category), `u16::MAX` for none.
+    pub segments: Vec<u16>,
+}
+
+/// A finished training run.
+pub struct TrainOutcome {
+    /// The backtest.
+    pub backtest: Backtest,
+    /// The final models and their outputs.
+    pub models: FinalModels,
+    /// Seconds per stage.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// Dominant spend category per customer (`u16::MAX` when none), from the profile's `share_*` columns.
+pub fn segments(profiles: &ProfileTable, categories: &[String]) -> Vec<u16> {
+    let n = profiles.customer_ids.len();
+    let mut best = vec![(u16::MAX, 0.0f64); n];
+    for (idx, category) in categories.iter().enumerate() {
+        let Some(column) = profiles.column(&format!("share_{category}")) else { continue };
+        let Values::Number(v) = &column.values else { continue };
+        for (c, share) in v.iter().enumerate() {
+            if !share.is_nan() && *share > best[c].1 {
+                best[c] = (idx as u16, *share);
+            }
+        }
+    }
+    best.into_iter().map(|b| b.0).collect()
+}
+
+/// State shared by the fits of one run.
+struct Context<'a> {
+    unified: &'a Unified,
+    history: PurchaseHistory,
+    interactions: Interactions,
+    params: &'a TrainParams,
+    categories: Vec<String>,
+}
+
+/// One point-in-time view: profiles, the customers with a purchase before it, their timing predictions.
+struct View {
+    day: i32,
+    profiles: ProfileTable,
+    buyers: Vec<usize>,
+    timing: TimingModel,
+    predictions: Vec<TimingPrediction>,
+    segments: Vec<u16>,
+}
+
+impl Context<'_> {
+    fn date(&self, day: i32) -> NaiveDate {
+        NaiveDate::from_num_days_from_ce_opt(day + 719_163).unwrap_or(NaiveDate::MIN)
+    }
+
+    fn view(&self, day: i32) -> Result<View, TrainError> {
+        let profiles = self.unified.profiles(self.date(day));
+        let n = self.history.customers();
+        let buyers: Vec<usize> = (0..n).filter(|&c| !self.history.days_before(c, day).is_empty()).collect();
+        let segments = segments(&profiles, &self.categories);
+        let histories: Vec<History<'_>> =
+            (0..n).map(|c| History { purchase_days: self.history.days_before(c, day) }).collect();
+        let timing = fit_timing(&histories, &segments, day, &self.params.timing)?;
+        let predictions = timing.predict_all(&histories, &segments, day)?;
+        Ok(View { day, profiles, buyers, timing, predictions, segments })
+    }
+
+    /// Churn labels of a view's buyers: no purchase in [day, day + horizon).
+    fn labels(&self, view: &View) -> Vec<bool> {
+        let end = view.day + self.params.horizon_days as i32;
+        view.buyers.iter().map(|&c| !self.history.bought_between(c, view.day, end)).collect()
+    }
+
+    fn extras(view: &View, rows: &[usize]) -> Vec<Vec<f64>> {
+        let p = &view.predictions;
+        vec![
+            rows.iter().map(|&c| p[c].p_alive).collect(),
+            rows.iter().map(|&c| 1.0 - p[c].p_return).collect(),
+            rows.iter().map(|&c| p[c].expected_90d.ln_1p()).collect(),
+        ]
+    }
+
+    fn matrix(&self, schema: &FeatureSchema, view: &View) -> FeatureMatrix {
+        schema.transform(&view.profiles, &view.buyers, &Self::extras(view, &view.buyers))
+    }
+}
+
+const EXTRAS: [&str; 3] = ["bgnbd_p_alive", "bgnbd_p_no_purchase", "bgnbd_expected_90d_log"];
+
+fn recency_scores(view: &View) -> Vec<f64> {
+    match view.profiles.column("recency_days").map(|c| &c.values) {
+        Some(Values::Number(v)) => view.buyers.iter().map(|&c| v[c]).collect(),
+        _ => vec![0.0; view.buyers.len()],
+    }
+}
+
+/// Fits a one-feature logistic regression on recency: the baseline's calibrated probabilities.
+fn recency_baseline(train: &View, train_labels: &[bool], eval: &View) -> Result<Vec<f64>, TrainError> {
+    let matrix = |view: &View| FeatureMatrix {
+        names: vec!["recency_days".into()],
+        n_rows: view.buyers.len(),
+        data: recency_scores(view),
+    };
+    let scorer = LogisticScorer::fit(&matrix(train), train_labels, 1.0, 100)?;
+    Ok(scorer.logits(&matrix(eval)).into_iter().map(crate::models::churn::sigmoid).collect())
+}
+
+/// Trains, backtests and returns the final models.
+pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -> Result<TrainOutcome, TrainError> {
+    let mut timings = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &str, timings: &mut Vec<(String, f64)>| {
+        timings.push((name.to_owned(), clock.elapsed().as_secs_f64()));
+        clock = Instant::now();
+    };
+    let h = params.horizon_days as i32;
+    let t = day_number(unified.config.project.reference_date);
+    on_stage("indexing purchases");
+    let history = PurchaseHistory::build(unified);
+    let n_customers = history.customers();
+    let n_items = unified.store.items.len();
+    let mut events = Vec::with_capacity(unified.store.lines.len());
+    for c in 0..n_customers {
+        events.extend(history.events(c).iter().map(|&(item, day, qty)| (c as u32, item, day, qty)));
+    }
+    let interactions = Interactions::from_events(n_customers, n_items, &events)?;
+    drop(events);
+    let categories = unified.dictionary.categories.canonical.clone();
+    let ctx = Context { unified, history, interactions, params, categories };
+    lap("index", &mut timings);
+
+    on_stage("profiles and timing as of T−2H, T−H, T");
+    let old = ctx.view(t - 2 * h)?;
+    if old.buyers.len() < 50 {
+        return Err(TrainError::TooLittleHistory(ctx.date(t - 2 * h)));
+    }
+    let mid = ctx.view(t - h)?;
+    let now = ctx.view(t)?;
+    lap("views", &mut timings);
+
+    on_stage("backtest: churn");
+    let old_labels = ctx.labels(&old);
+    let mid_labels = ctx.labels(&mid);
+    let schema = FeatureSchema::fit(&old.profiles, &old.buyers, &EXTRAS, &params.features);
+    let churn_bt = fit_churn(&ctx.matrix(&schema, &old), &old_labels, &params.churn)?;
+    let mid_matrix = ctx.matrix(&schema, &mid);
+    let p_bt = churn_bt.predict(&mid_matrix)?;
+    let p_base = recency_baseline(&old, &old_labels, &mid)?;
+    let recency = recency_scores(&mid);
+    let active: Vec<usize> = (0..mid.buyers.len()).filter(|&i| recency[i] <= 180.0).collect();
+    let pick = |v: &[f64]| active.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+    let active_labels: Vec<bool> = active.iter().map(|&i| mid_labels[i]).collect();
+    let churn = Compared {
+        model: classification_metrics(&mid_labels, &p_bt),
+        baseline: classification_metrics(&mid_labels, &p_base),
+    };
+    let churn_active_180d = Compared {
+        model: classification_metrics(&active_labels, &pick(&p_bt)),
+        baseline: classification_metrics(&active_labels, &pick(&p_base)),
+    };
+    lap("backtest_churn", &mut timings);
+
+    on_stage("backtest: timing");
+    let actual: Vec<Option<i32>> =
+        mid.buyers.iter().map(|&c| ctx.history.first_on_or_after(c, mid.day).filter(|&d| d < t)).collect();
+    let predicted: Vec<Option<i32>> = mid.buyers.iter().map(|&c| mid.predictions[c].next_purchase_day).collect();
+    let constant = mid.timing.constant_wait_days;
+    let baseline_dates: Vec<Option<i32>> = mid.buyers.iter().map(|_| Some(mid.day + constant.round() as i32)).collect();
+    let timing = Compared {
+        model: timing_metrics(&predicted, &actual).map_err(|e| TrainError::Eval(e.to_string()))?,
+        baseline: timing_metrics(&baseline_dates, &actual).map_err(|e| TrainError::Eval(e.to_string()))?,
+    };
+    let timing_errors: Vec<i32> = predicted.iter().zip(&actual).filter_map(|(p, a)| Some((*p)? - (*a)?)).collect();
+    lap("backtest_timing", &mut timings);
+
+    on_stage("backtest: recommendations");
+    let affinity_bt = fit_affinity(&ctx.interactions, &mid.segments, mid.day, &params.affinity)?;
+    let evaluated: Vec<usize> = (0..n_customers).filter(|&c| ctx.history.bought_between(c, mid.day, t)).collect();
+    let truth: Vec<Vec<u32>> = evaluated
+        .iter()
+        .map(|&c| {
+            let mut items: Vec<u32> = ctx.history.events_between(c, mid.day, t).iter().map(|e| e.0).collect();
+            items.sort_unstable();
+            items.dedup();
+            items
+        })
+        .collect();
+    let recs: Vec<Vec<u32>> = evaluated
+        .iter()
+        .map(|&c| {
+            let segment = Some(mid.segments[c]).filter(|s| *s != u16::MAX);
+            affinity_bt
+                .recommend(ctx.history.events_before(c, mid.day), segment, mid.day, 10)
+                .into_iter()
+                .map(|r| r.0)
+                .collect()
+        })
+        .collect();
+    let trained_items = ctx.interactions.before(mid.day).active_items();
+    let popular = popularity_recommendations(&affinity_bt.popularity, &vec![Vec::new(); evaluated.len()], 10);
+    let recommendations = Compared {
+        model: ranking_metrics(&recs, &truth, 10, trained_items).map_err(|e| TrainError::Eval(e.to_string()))?,
+        baseline: ranking_metrics(&popular, &truth, 10, trained_items).map_err(|e| TrainError::Eval(e.to_string()))?,
+    };
+    lap("backtest_recommendations", &mut timings);
+
+    let backtest = Backtest {
+        cutoff: ctx.date(mid.day),
+        end: ctx.date(t),
+        churn,
+        churn_active_180d,
+        churn_choice: churn_bt.choice.as_str().to_owned(),
+        churn_validation: churn_bt.validation_auc.clone(),
+        timing,
+        timing_predictor: format!("{:?}", mid.timing.predictor),
+        recommendations,
+        affinity_choice: format!("{:?}", affinity_bt.choice),
+        churn_scores: (mid_labels.clone(), p_bt, p_base),
+        timing_errors,
+    };
+
+    on_stage("final models");
+    let schema = FeatureSchema::fit(&mid.profiles, &mid.buyers, &EXTRAS, &params.features);
+    let churn_final = fit_churn(&ctx.matrix(&schema, &mid), &mid_labels, &params.churn)?;
+    let now_matrix = ctx.matrix(&schema, &now);
+    let p_now = churn_final.predict(&now_matrix)?;
+    let mut churn_probability = vec![f64::NAN; n_customers];
+    let mut churn_reasons = vec![Vec::new(); n_customers];
+    for (k, &c) in now.buyers.iter().enumerate() {
+        churn_probability[c] = p_now[k];
+        churn_reasons[c] = churn_final.reasons(&now_matrix, k, 3);
+    }
+    let affinity = fit_affinity(&ctx.interactions, &now.segments, now.day, &params.affinity)?;
+    let k = params.recommendations_per_customer;
+    let recommendations = affinity.recommend_all(&ctx.interactions.before(now.day), &now.segments, now.day, k);
+    lap("final_models", &mut timings);
+
+    let models = FinalModels {
+        as_of: ctx.date(now.day),
+        churn: churn_final,
+        schema,
+        churn_probability,
+        churn_reasons,
+        timing: now.timing,
+        timing_predictions: now.predictions,
+        affinity,
+        recommendations,
+        segments: now.segments,
+        profiles: now.profiles,
+    };
+    Ok(TrainOutcome { backtest, models, timings })
+}
