@@ -7,3 +7,5 @@
 
 pub mod bundle;
 pub mod domain;
+pub mod inference;
+pub mod server;

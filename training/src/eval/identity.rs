@@ -2,7 +2,7 @@
 //! (`source,record_key,person_id`), the measure the hand-over's retailer scores with: every pair of
 //! records put together is a predicted link; a record absent from our output counts as a singleton.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -55,9 +55,9 @@ fn pairs(n: u64) -> u64 {
 
 /// Scores assignments `(predicted cluster, true cluster)`, one per record.
 pub fn pairwise(assignments: &[(u64, u64)]) -> PairwiseScores {
-    let mut predicted: HashMap<u64, u64> = HashMap::new();
-    let mut truth: HashMap<u64, u64> = HashMap::new();
-    let mut both: HashMap<(u64, u64), u64> = HashMap::new();
+    let mut predicted: HashMap<u64, u64> = HashMap::default();
+    let mut truth: HashMap<u64, u64> = HashMap::default();
+    let mut both: HashMap<(u64, u64), u64> = HashMap::default();
     for &(p, t) in assignments {
         *predicted.entry(p).or_default() += 1;
         *truth.entry(t).or_default() += 1;
@@ -85,7 +85,7 @@ pub fn score_identity(unified: &Unified, truth_path: &Path) -> Result<PairwiseSc
             .ok_or(TruthError::MissingColumn { path: truth_path.to_owned(), column: name })
     };
     let (source, key, person) = (column("source")?, column("record_key")?, column("person_id")?);
-    let mut persons: HashMap<String, u64> = HashMap::new();
+    let mut persons: HashMap<String, u64> = HashMap::default();
     let mut assignments = Vec::new();
     let singleton_base = u64::from(u32::MAX) + 1;
     for (i, row) in reader.records().enumerate() {

@@ -78,7 +78,13 @@ impl Default for TrainParams {
             recommendations_per_customer: 20,
             churn: ChurnParams::default(),
             timing: TimingParams::default(),
-            affinity: AffinityParams::default(),
+            // One EASE λ and one kNN size: each EASE candidate inverts an items × items matrix twice per fit
+            // (validation and refit), which dominates training time on a retail catalogue.
+            affinity: AffinityParams {
+                ease_lambda_grid: vec![500.0],
+                knn_k_grid: vec![100],
+                ..AffinityParams::default()
+            },
             features: FeatureParams::default(),
         }
     }

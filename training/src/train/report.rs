@@ -74,7 +74,7 @@ fn histogram(title: &str, errors: &[i32]) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, (460, 360)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let clamp = |e: i32| e.clamp(-90, 90);
-        let mut counts = vec![0u32; 37];
+        let mut counts = [0u32; 37];
         for &e in errors {
             counts[((clamp(e) + 90) / 5) as usize] += 1;
         }

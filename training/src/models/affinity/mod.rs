@@ -1,1 +1,820 @@
 //! Item affinity: item-item similarity, implicit matrix factorisation, popularity and buy-again.
+//!
+//! Purchases are implicit feedback. One collaborative component is chosen by validation among item-kNN (cosine
+//! with shrinkage, top-k neighbours per item), EASE (closed form, dense inverse for up to
+//! [`AffinityParams::max_dense_items`] items) and ALS (confidence 1 + α·count), or none; it is blended with a
+//! buy-again score (repurchasable items, by how due they are on the customer's own cycle) and popularity
+//! (per segment when the customer has one, overall otherwise):
+//!
+//! score(item) = w_cf · cf(item) / max cf + w_buy_again · buy_again(item) + w_popularity · popularity(item)
+//!
+//! The model and the weights are picked by NDCG@10 on a validation window carved from the end of the training
+//! period ([`fit_affinity`]), then refitted on everything before the as-of day. Items a customer already bought
+//! are excluded unless they are repurchasable.
+//!
+//! ```
+//! use tagcenter_training::models::affinity::{AffinityParams, Interactions, fit_affinity};
+//! // Two customers buy milk (0) weekly; customer 0 also bought a TV (1) once.
+//! let events = [(0, 0, 0, 1.0), (0, 0, 7, 1.0), (0, 0, 14, 1.0), (1, 0, 2, 1.0), (1, 0, 9, 1.0), (0, 1, 3, 1.0)];
+//! let train = Interactions::from_events(2, 3, &events).unwrap();
+//! // No shrinkage of repeat shares: with one TV buyer the catalogue prior would otherwise decide.
+//! let params = AffinityParams { repurchase_prior_buyers: 0.0, ..AffinityParams::default() };
+//! let model = fit_affinity(&train, &[], 21, &params).unwrap();
+//! let recs = model.recommend(&[(0, 0, 1.0), (0, 7, 1.0), (0, 14, 1.0), (1, 3, 1.0)], None, 21, 2);
+//! assert_eq!(recs[0].0, 0); // milk is due again; the TV is never offered again
+//! assert!(recs.iter().all(|r| r.0 != 1));
+//! ```
+
+mod als;
+mod buy_again;
+mod interactions;
+mod similarity;
+#[cfg(test)]
+mod tests;
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use tagcenter::bundle::RecReason;
+
+pub use interactions::{Event, Interactions, ItemHistory, summarize_history};
+pub use similarity::{ItemGraph, Neighbour};
+
+use crate::eval::ranking::ndcg_at_k;
+use als::{AlsConfig, fit_als, fold_in, regularized_gram};
+use buy_again::{RepurchaseStats, buy_again_score, repurchase_stats};
+use similarity::{Dense, cosine_neighbours, ease_columns, gram};
+
+/// What can go wrong fitting the affinity model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AffinityError {
+    /// An event names a user outside `0..n_users`.
+    #[error("event user {user} is out of range (n_users = {n_users})")]
+    UserOutOfRange {
+        /// The user index.
+        user: u32,
+        /// The number of users.
+        n_users: usize,
+    },
+    /// An event names an item outside `0..n_items`.
+    #[error("event item {item} is out of range (n_items = {n_items})")]
+    ItemOutOfRange {
+        /// The item index.
+        item: u32,
+        /// The number of items.
+        n_items: usize,
+    },
+    /// An event's quantity is NaN or infinite.
+    #[error("event (user {user}, item {item}) has a non-finite quantity")]
+    BadQuantity {
+        /// The user index.
+        user: u32,
+        /// The item index.
+        item: u32,
+    },
+    /// A hyper-parameter is out of its range.
+    #[error("affinity parameter `{name}` {requirement}")]
+    InvalidParam {
+        /// The field of [`AffinityParams`].
+        name: &'static str,
+        /// What it must satisfy.
+        requirement: &'static str,
+    },
+    /// The catalogue is too large for the dense item × item matrices.
+    #[error("{n_items} items exceed max_dense_items = {max} (dense co-occurrence and EASE need n² memory)")]
+    TooManyItems {
+        /// Items in the data.
+        n_items: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// The segment slice is neither empty nor one per user.
+    #[error("{segments} segments given for {n_users} users (pass one per user, or none)")]
+    SegmentsLength {
+        /// Length of the slice.
+        segments: usize,
+        /// Users in the data.
+        n_users: usize,
+    },
+    /// The EASE system matrix lost positive definiteness (λ too small for the data's scale).
+    #[error("EASE matrix is not positive definite at pivot {index}; raise the lambda grid")]
+    NotPositiveDefinite {
+        /// The failing pivot.
+        index: usize,
+    },
+}
+
+/// Hyper-parameters of [`fit_affinity`]; every field has a documented default and [`AffinityParams::validate`]
+/// checks them all in one place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AffinityParams {
+    /// Neighbours kept per item for [`AffinityModel::similar`] (default 50).
+    pub similar_k: usize,
+    /// Item-kNN neighbourhood sizes tried in validation (default [50, 100, 200]; P4 picked 200).
+    pub knn_k_grid: Vec<usize>,
+    /// Cosine shrinkage: s = c_ij / (sqrt(n_i n_j) + shrinkage) (default 10; damps pairs seen by few users).
+    pub shrinkage: f64,
+    /// EASE λ values tried in validation (default [100, 500, 2000]; P4 and P5 picked 500). Empty disables EASE.
+    pub ease_lambda_grid: Vec<f64>,
+    /// EASE weights kept per target item (default 200; the catalogue size keeps all).
+    pub ease_keep: usize,
+    /// Largest catalogue for the dense item × item matrices (default 5,000: 200 MB for the Gram).
+    pub max_dense_items: usize,
+    /// ALS latent factors; 0 leaves ALS out (default 32).
+    pub als_factors: usize,
+    /// ALS L2 regularisation λ (default 10; the P4/P5 reference optimum sat at the largest value tried, 10).
+    pub als_regularization: f64,
+    /// ALS confidence slope: confidence = 1 + α·count (default 1).
+    pub als_alpha: f64,
+    /// ALS sweeps (default 15).
+    pub als_iterations: usize,
+    /// Repeat share at or above which an item is repurchasable (default 0.10).
+    pub repurchase_threshold: f64,
+    /// Pseudo-buyers shrinking an item's repeat share toward the catalogue's (default 3: a durable with 20
+    /// one-time buyers stays below 0.10 even when most of the catalogue is re-bought).
+    pub repurchase_prior_buyers: f64,
+    /// Log-space width σ of the due curve before the due date; 2σ after it (default 0.5).
+    pub due_width: f64,
+    /// Cycle used when no item in the data was bought twice (default 30 days).
+    pub default_cycle_days: f32,
+    /// Pseudo-users shrinking a segment's item shares toward the overall shares (default 50).
+    pub segment_shrinkage: f64,
+    /// Length of the validation window at the end of the training period (default 28 days).
+    pub validation_days: i32,
+    /// Validation users sampled at most (seeded; default 20,000).
+    pub validation_max_users: usize,
+    /// Step of the blend-weight simplex grid (default 0.1: 66 weight triples).
+    pub blend_step: f64,
+    /// Candidates per source (collaborative, popularity) scored per user (default 200).
+    pub candidate_pool: usize,
+    /// Seed of every random draw (default 42).
+    pub seed: u64,
+}
+
+impl Default for AffinityParams {
+    fn default() -> Self {
+        Self {
+            similar_k: 50,
+            knn_k_grid: vec![50, 100, 200],
+            shrinkage: 10.0,
+            ease_lambda_grid: vec![100.0, 500.0, 2000.0],
+            ease_keep: 200,
+            max_dense_items: 5_000,
+            als_factors: 32,
+            als_regularization: 10.0,
+            als_alpha: 1.0,
+            als_iterations: 15,
+            repurchase_threshold: 0.10,
+            repurchase_prior_buyers: 3.0,
+            due_width: 0.5,
+            default_cycle_days: 30.0,
+            segment_shrinkage: 50.0,
+            validation_days: 28,
+            validation_max_users: 20_000,
+            blend_step: 0.1,
+            candidate_pool: 200,
+            seed: 42,
+        }
+    }
+}
+
+impl AffinityParams {
+    /// Checks every field; the fit functions call this first.
+    pub fn validate(&self) -> Result<(), AffinityError> {
+        let check = |ok: bool, name: &'static str, requirement: &'static str| {
+            if ok { Ok(()) } else { Err(AffinityError::InvalidParam { name, requirement }) }
+        };
+        check(self.similar_k >= 1, "similar_k", "must be at least 1")?;
+        check(self.knn_k_grid.iter().all(|&k| k >= 1), "knn_k_grid", "entries must be at least 1")?;
+        check(self.shrinkage.is_finite() && self.shrinkage >= 0.0, "shrinkage", "must be finite and >= 0")?;
+        check(self.ease_lambda_grid.iter().all(|l| l.is_finite() && *l > 0.0), "ease_lambda_grid", "must be > 0")?;
+        check(self.ease_keep >= 1, "ease_keep", "must be at least 1")?;
+        check(self.max_dense_items >= 1, "max_dense_items", "must be at least 1")?;
+        check(
+            self.als_regularization.is_finite() && self.als_regularization > 0.0,
+            "als_regularization",
+            "must be finite and > 0",
+        )?;
+        check(self.als_alpha.is_finite() && self.als_alpha >= 0.0, "als_alpha", "must be finite and >= 0")?;
+        check(self.als_factors == 0 || self.als_iterations >= 1, "als_iterations", "must be at least 1")?;
+        check((0.0..=1.0).contains(&self.repurchase_threshold), "repurchase_threshold", "must be in [0, 1]")?;
+        check(self.repurchase_prior_buyers >= 0.0, "repurchase_prior_buyers", "must be >= 0")?;
+        check(self.due_width.is_finite() && self.due_width > 0.0, "due_width", "must be finite and > 0")?;
+        check(self.default_cycle_days >= 1.0, "default_cycle_days", "must be at least 1 day")?;
+        check(self.segment_shrinkage >= 0.0, "segment_shrinkage", "must be >= 0")?;
+        check(self.validation_days >= 1, "validation_days", "must be at least 1")?;
+        check(self.validation_max_users >= 1, "validation_max_users", "must be at least 1")?;
+        check(
+            self.blend_step > 0.0 && self.blend_step <= 1.0 && (1.0 / self.blend_step).fract().abs() < 1e-9,
+            "blend_step",
+            "must be in (0, 1] and divide 1",
+        )?;
+        check(self.candidate_pool >= 1, "candidate_pool", "must be at least 1")
+    }
+}
+
+/// The collaborative component.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum CfModel {
+    /// None: buy-again and popularity only.
+    None,
+    /// Item-kNN with `k` neighbours per target item.
+    Knn {
+        /// Neighbours per item.
+        k: usize,
+    },
+    /// EASE with ridge `lambda`.
+    Ease {
+        /// The λ.
+        lambda: f64,
+    },
+    /// ALS with the params' factors, regularisation and α.
+    Als,
+}
+
+/// The chosen component and blend weights (they sum to 1).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BlendChoice {
+    /// The collaborative model.
+    pub model: CfModel,
+    /// Weight of the collaborative score (normalised by the user's maximum).
+    pub w_cf: f64,
+    /// Weight of the buy-again score.
+    pub w_buy_again: f64,
+    /// Weight of (segment) popularity (normalised by the maximum).
+    pub w_popularity: f64,
+}
+
+impl BlendChoice {
+    /// Used when there is nothing to validate on: kNN k = 100 with a little buy-again and popularity.
+    pub fn fallback() -> Self {
+        Self { model: CfModel::Knn { k: 100 }, w_cf: 0.6, w_buy_again: 0.3, w_popularity: 0.1 }
+    }
+}
+
+/// One row of the validation table: a model and its best weights.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ValidationRow {
+    /// The model and its best blend.
+    pub choice: BlendChoice,
+    /// Mean validation NDCG@10 of that blend.
+    pub ndcg: f64,
+    /// Mean validation NDCG@10 of the model alone (w_cf = 1; popularity alone for `CfModel::None`).
+    pub ndcg_alone: f64,
+    /// Seconds to fit the model on the validation-train part.
+    pub fit_seconds: f64,
+}
+
+/// The fitted affinity model: plain data for the bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AffinityModel {
+    /// Number of items.
+    pub n_items: usize,
+    /// The component and weights in use.
+    pub choice: BlendChoice,
+    /// Cosine neighbours per item, most similar first (for [`AffinityModel::similar`]).
+    pub neighbours: ItemGraph,
+    /// Scoring graph for kNN/EASE, source item → (target item, weight); empty otherwise.
+    pub scoring: ItemGraph,
+    /// ALS factors per item (0 when ALS is not in use).
+    pub n_factors: usize,
+    /// ALS item factors, row-major `n_items × n_factors` (empty unless ALS).
+    pub item_factors: Vec<f64>,
+    /// YᵀY + λI of the item factors, for folding a user in (empty unless ALS).
+    pub factor_gram: Vec<f64>,
+    /// ALS confidence slope α.
+    pub als_alpha: f64,
+    /// Distinct buyers per item / the maximum.
+    pub popularity: Vec<f32>,
+    /// Per segment: shrunk buyer shares / the maximum.
+    pub segment_popularity: Vec<Vec<f32>>,
+    /// Whether customers buy the item again.
+    pub repurchasable: Vec<bool>,
+    /// Shrunk share of buyers who bought the item on 2+ days.
+    pub repeat_share: Vec<f32>,
+    /// Typical repurchase cycle in days.
+    pub cycle_days: Vec<f32>,
+    /// Log-space width of the due curve.
+    pub due_width: f64,
+    /// Candidates per source scored per user.
+    pub candidate_pool: usize,
+    /// Validation table (one row per model tried; empty when not validated).
+    pub validation: Vec<ValidationRow>,
+}
+
+/// Parts that do not depend on the collaborative model.
+struct Shared {
+    popularity: Vec<f32>,
+    segment_popularity: Vec<Vec<f32>>,
+    repurchase: RepurchaseStats,
+}
+
+fn check_inputs(train: &Interactions, segments: &[u16], params: &AffinityParams) -> Result<(), AffinityError> {
+    params.validate()?;
+    if !segments.is_empty() && segments.len() != train.n_users {
+        return Err(AffinityError::SegmentsLength { segments: segments.len(), n_users: train.n_users });
+    }
+    if train.n_items > params.max_dense_items {
+        return Err(AffinityError::TooManyItems { n_items: train.n_items, max: params.max_dense_items });
+    }
+    Ok(())
+}
+
+fn fit_shared(train: &Interactions, segments: &[u16], params: &AffinityParams) -> Shared {
+    let n = train.n_items;
+    let rows = train.distinct_rows();
+    let mut buyers = vec![0.0f64; n];
+    let n_segments = segments.iter().filter(|&&s| s != u16::MAX).map(|&s| usize::from(s) + 1).max().unwrap_or(0);
+    let mut seg_buyers = vec![vec![0.0f64; n]; n_segments];
+    let mut seg_users = vec![0.0f64; n_segments];
+    let mut active = 0.0f64;
+    for (u, items) in rows.iter().enumerate() {
+        if items.is_empty() {
+            continue;
+        }
+        active += 1.0;
+        let seg = segments.get(u).copied().filter(|&s| s != u16::MAX).map(usize::from);
+        if let Some(s) = seg {
+            seg_users[s] += 1.0;
+        }
+        for &i in items {
+            buyers[i as usize] += 1.0;
+            if let Some(s) = seg {
+                seg_buyers[s][i as usize] += 1.0;
+            }
+        }
+    }
+    let overall_share: Vec<f64> = buyers.iter().map(|b| if active > 0.0 { b / active } else { 0.0 }).collect();
+    let m = params.segment_shrinkage;
+    let segment_popularity = (0..n_segments)
+        .map(|s| {
+            let shares: Vec<f64> =
+                (0..n).map(|i| (seg_buyers[s][i] + m * overall_share[i]) / (seg_users[s] + m).max(1e-12)).collect();
+            normalise(&shares)
+        })
+        .collect();
+    Shared {
+        popularity: normalise(&buyers),
+        segment_popularity,
+        repurchase: repurchase_stats(
+            train,
+            params.repurchase_prior_buyers,
+            params.repurchase_threshold,
+            params.default_cycle_days,
+        ),
+    }
+}
+
+fn normalise(values: &[f64]) -> Vec<f32> {
+    let max = values.iter().copied().fold(0.0f64, f64::max);
+    values.iter().map(|&v| if max > 0.0 { (v / max) as f32 } else { 0.0 }).collect()
+}
+
+/// A fitted collaborative scorer.
+enum Scorer {
+    None,
+    Graph(ItemGraph),
+    Factors { f: usize, items: Vec<f64>, gram: Vec<f64>, alpha: f64 },
+}
+
+fn als_config(params: &AffinityParams) -> AlsConfig {
+    AlsConfig {
+        factors: params.als_factors,
+        regularization: params.als_regularization,
+        alpha: params.als_alpha,
+        iterations: params.als_iterations,
+        seed: params.seed,
+    }
+}
+
+fn count_rows(train: &Interactions) -> Vec<Vec<(u32, f32)>> {
+    (0..train.n_users).map(|u| train.user_history(u).iter().map(|h| (h.item, h.events as f32)).collect()).collect()
+}
+
+fn fit_scorer(
+    model: CfModel,
+    train: &Interactions,
+    g: &Dense,
+    params: &AffinityParams,
+) -> Result<Scorer, AffinityError> {
+    Ok(match model {
+        CfModel::None => Scorer::None,
+        CfModel::Knn { k } => {
+            Scorer::Graph(ItemGraph::from_rows(cosine_neighbours(g, k, params.shrinkage)).transpose())
+        }
+        CfModel::Ease { lambda } => {
+            Scorer::Graph(ItemGraph::from_rows(ease_columns(g, lambda, params.ease_keep)?).transpose())
+        }
+        CfModel::Als => {
+            let cfg = als_config(params);
+            let fitted = fit_als(&count_rows(train), train.n_items, &cfg);
+            let gram = regularized_gram(&fitted.items, cfg.factors, cfg.regularization);
+            Scorer::Factors { f: cfg.factors, items: fitted.items, gram, alpha: cfg.alpha }
+        }
+    })
+}
+
+/// One candidate item of one user, with its component scores.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    item: u32,
+    cf: f32,
+    buy_again: f32,
+    popularity: f32,
+}
+
+/// Borrowed view of everything needed to score a user (shared by validation and [`AffinityModel::recommend`]).
+struct UserScorer<'a> {
+    n_items: usize,
+    scorer: ScorerRef<'a>,
+    popularity: &'a [f32],
+    segment_popularity: &'a [Vec<f32>],
+    repurchasable: &'a [bool],
+    cycle_days: &'a [f32],
+    due_width: f64,
+    pool: usize,
+}
+
+enum ScorerRef<'a> {
+    None,
+    Graph(&'a ItemGraph),
+    Factors { f: usize, items: &'a [f64], gram: &'a [f64], alpha: f64 },
+}
+
+impl<'a> ScorerRef<'a> {
+    fn of(s: &'a Scorer) -> Self {
+        match s {
+            Scorer::None => Self::None,
+            Scorer::Graph(g) => Self::Graph(g),
+            Scorer::Factors { f, items, gram, alpha } => Self::Factors { f: *f, items, gram, alpha: *alpha },
+        }
+    }
+}
+
+impl UserScorer<'_> {
+    /// Candidates (top `pool` by collaborative score, top `pool` by popularity, every due repurchasable item)
+    /// with component scores; excluded items (bought, not repurchasable) are left out. The flag says whether
+    /// segment popularity was used.
+    fn candidates(&self, history: &[ItemHistory], segment: Option<u16>, as_of: i32) -> (Vec<Candidate>, bool) {
+        let n = self.n_items;
+        let history: Vec<&ItemHistory> = history.iter().filter(|h| (h.item as usize) < n).collect();
+        let mut excluded = vec![false; n];
+        let mut buy_again = vec![0.0f32; n];
+        for h in &history {
+            let i = h.item as usize;
+            if self.repurchasable[i] {
+                buy_again[i] = buy_again_score(h, self.cycle_days[i], as_of, self.due_width);
+            } else {
+                excluded[i] = true;
+            }
+        }
+        let mut cf = vec![0.0f32; n];
+        match &self.scorer {
+            ScorerRef::None => {}
+            ScorerRef::Graph(g) => {
+                for h in &history {
+                    for e in g.row(h.item) {
+                        cf[e.item as usize] += e.score;
+                    }
+                }
+            }
+            ScorerRef::Factors { f, items, gram, alpha } => {
+                if !history.is_empty() {
+                    let mut x = vec![0.0f64; *f];
+                    fold_in(gram, items, *f, *alpha, history.iter().map(|h| (h.item, h.events as f32)), &mut x);
+                    for (c, y) in cf.iter_mut().zip(items.chunks_exact(*f)) {
+                        *c = y.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>() as f32;
+                    }
+                }
+            }
+        }
+        let max_cf = (0..n).filter(|&i| !excluded[i]).map(|i| cf[i]).fold(0.0f32, f32::max);
+        if max_cf > 0.0 {
+            cf.iter_mut().for_each(|c| *c /= max_cf);
+        } else {
+            cf.iter_mut().for_each(|c| *c = 0.0);
+        }
+        let seg_pop = segment.and_then(|s| self.segment_popularity.get(usize::from(s)));
+        let popularity: &[f32] = seg_pop.map_or(self.popularity, Vec::as_slice);
+        let mut chosen = vec![false; n];
+        let open: Vec<u32> = (0..n as u32).filter(|&i| !excluded[i as usize]).collect();
+        for scores in [&cf, popularity] {
+            let mut order = open.clone();
+            let better = |a: &u32, b: &u32| scores[*b as usize].total_cmp(&scores[*a as usize]).then(a.cmp(b));
+            if order.len() > self.pool {
+                order.select_nth_unstable_by(self.pool - 1, better);
+                order.truncate(self.pool);
+            }
+            order.iter().for_each(|&i| chosen[i as usize] = true);
+        }
+        for h in &history {
+            if !excluded[h.item as usize] {
+                chosen[h.item as usize] = true;
+            }
+        }
+        let out = (0..n)
+            .filter(|&i| chosen[i])
+            .map(|i| Candidate { item: i as u32, cf: cf[i], buy_again: buy_again[i], popularity: popularity[i] })
+            .collect();
+        (out, seg_pop.is_some())
+    }
+}
+
+/// Blends candidates with `w` and returns the top `k` with reasons; ties go to the lower item index, and a
+/// tiny popularity term orders items the blend cannot tell apart.
+fn rank(candidates: &[Candidate], w: &BlendChoice, k: usize, in_segment: bool) -> Vec<(u32, f32, RecReason)> {
+    let score = |c: &Candidate| {
+        (w.w_cf * f64::from(c.cf) + w.w_buy_again * f64::from(c.buy_again) + w.w_popularity * f64::from(c.popularity))
+            as f32
+            + 1e-6 * c.popularity
+    };
+    let mut scored: Vec<(f32, &Candidate)> = candidates.iter().map(|c| (score(c), c)).collect();
+    let better = |a: &(f32, &Candidate), b: &(f32, &Candidate)| b.0.total_cmp(&a.0).then(a.1.item.cmp(&b.1.item));
+    if scored.len() > k && k > 0 {
+        scored.select_nth_unstable_by(k - 1, better);
+    }
+    scored.truncate(k);
+    scored.sort_unstable_by(better);
+    let popular = if in_segment { RecReason::PopularInSegment } else { RecReason::Popular };
+    scored
+        .into_iter()
+        .map(|(s, c)| {
+            let parts = [
+                (w.w_buy_again * f64::from(c.buy_again), RecReason::BoughtBeforeAndDue),
+                (w.w_cf * f64::from(c.cf), RecReason::SimilarTo),
+                (w.w_popularity * f64::from(c.popularity), popular),
+            ];
+            let reason = parts.iter().fold((0.0, popular), |best, p| if p.0 > best.0 { *p } else { best }).1;
+            (c.item, s, reason)
+        })
+        .collect()
+}
+
+/// The weight triples (w_cf, w_buy_again, w_popularity) on the simplex with the params' step, w_cf = 1 first
+/// (so ties keep the plainer blend); only w_cf = 0 when there is no collaborative model.
+fn weight_grid(model: CfModel, step: f64) -> Vec<BlendChoice> {
+    let n = (1.0 / step).round() as usize;
+    let mut out = Vec::new();
+    for a in (0..=n).rev() {
+        if model == CfModel::None && a > 0 {
+            continue;
+        }
+        for b in 0..=n - a {
+            let (w_cf, w_buy_again) = (a as f64 / n as f64, b as f64 / n as f64);
+            out.push(BlendChoice { model, w_cf, w_buy_again, w_popularity: (1.0 - w_cf - w_buy_again).max(0.0) });
+        }
+    }
+    out
+}
+
+/// The models tried in validation, simplest first (ties keep the earlier one).
+fn model_grid(params: &AffinityParams, n_items: usize) -> Vec<CfModel> {
+    let mut out = vec![CfModel::None];
+    out.extend(params.knn_k_grid.iter().map(|&k| CfModel::Knn { k }));
+    if n_items <= params.max_dense_items {
+        out.extend(params.ease_lambda_grid.iter().map(|&lambda| CfModel::Ease { lambda }));
+    }
+    if params.als_factors > 0 {
+        out.push(CfModel::Als);
+    }
+    out
+}
+
+/// Scores every model of the grid and every weight triple on `truth` (per user: the items to find, bought in
+/// the validation window) with `train` as history, and returns the best choice (highest mean NDCG@10) and one
+/// row per model. Use this directly when the validation split is made elsewhere (e.g. a random split).
+pub fn select_blend(
+    train: &Interactions,
+    segments: &[u16],
+    as_of_day: i32,
+    truth: &[(u32, Vec<u32>)],
+    params: &AffinityParams,
+) -> Result<(BlendChoice, Vec<ValidationRow>), AffinityError> {
+    check_inputs(train, segments, params)?;
+    let shared = fit_shared(train, segments, params);
+    let g = gram(&train.distinct_rows(), train.n_items);
+    let mut users: Vec<&(u32, Vec<u32>)> =
+        truth.iter().filter(|(u, t)| (*u as usize) < train.n_users && !t.is_empty()).collect();
+    if users.len() > params.validation_max_users {
+        users.shuffle(&mut ChaCha8Rng::seed_from_u64(params.seed));
+        users.truncate(params.validation_max_users);
+    }
+    let histories: Vec<Vec<ItemHistory>> = users.iter().map(|(u, _)| train.user_history(*u as usize)).collect();
+    let truths: Vec<std::collections::HashSet<u32>> = users.iter().map(|(_, t)| t.iter().copied().collect()).collect();
+    let mut rows = Vec::new();
+    let mut best: Option<(f64, BlendChoice)> = None;
+    for model in model_grid(params, train.n_items) {
+        let started = Instant::now();
+        let scorer = fit_scorer(model, train, &g, params)?;
+        let fit_seconds = started.elapsed().as_secs_f64();
+        let grid = weight_grid(model, params.blend_step);
+        let view = user_scorer(&shared, ScorerRef::of(&scorer), train.n_items, params.due_width, params.candidate_pool);
+        let sums = (0..users.len())
+            .into_par_iter()
+            .map(|idx| {
+                let segment = segments.get(users[idx].0 as usize).copied().filter(|&s| s != u16::MAX);
+                let (cands, in_segment) = view.candidates(&histories[idx], segment, as_of_day);
+                grid.iter()
+                    .map(|w| {
+                        let items: Vec<u32> = rank(&cands, w, 10, in_segment).iter().map(|r| r.0).collect();
+                        ndcg_at_k(&items, &truths[idx], 10)
+                    })
+                    .collect::<Vec<f64>>()
+            })
+            .reduce(|| vec![0.0; grid.len()], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
+        let n_users = users.len().max(1) as f64;
+        let (mut best_i, mut best_v) = (0, f64::NEG_INFINITY);
+        for (i, &s) in sums.iter().enumerate() {
+            if s > best_v {
+                (best_i, best_v) = (i, s);
+            }
+        }
+        // The first triple is the model alone (w_cf = 1), or popularity alone for `None`.
+        let alone = sums[0];
+        let row =
+            ValidationRow { choice: grid[best_i], ndcg: best_v / n_users, ndcg_alone: alone / n_users, fit_seconds };
+        tracing::debug!(?row, "affinity validation");
+        if best.is_none_or(|(v, _)| row.ndcg > v) {
+            best = Some((row.ndcg, row.choice));
+        }
+        rows.push(row);
+    }
+    Ok((best.map_or_else(BlendChoice::fallback, |b| b.1), rows))
+}
+
+fn user_scorer<'a>(
+    shared: &'a Shared,
+    scorer: ScorerRef<'a>,
+    n_items: usize,
+    due_width: f64,
+    pool: usize,
+) -> UserScorer<'a> {
+    UserScorer {
+        n_items,
+        scorer,
+        popularity: &shared.popularity,
+        segment_popularity: &shared.segment_popularity,
+        repurchasable: &shared.repurchase.repurchasable,
+        cycle_days: &shared.repurchase.cycle_days,
+        due_width,
+        pool,
+    }
+}
+
+/// Validation truth carved by time: per user with history before `cutoff`, the distinct items bought in
+/// `[cutoff, end)`, leaving out items they cannot be recommended (bought before and not repurchasable).
+fn time_split_truth(all: &Interactions, cutoff: i32, end: i32, params: &AffinityParams) -> Vec<(u32, Vec<u32>)> {
+    let inner = all.before(cutoff);
+    let window = all.between(cutoff, end);
+    let stats = repurchase_stats(
+        &inner,
+        params.repurchase_prior_buyers,
+        params.repurchase_threshold,
+        params.default_cycle_days,
+    );
+    (0..all.n_users)
+        .filter_map(|u| {
+            let before = inner.user_items(u);
+            if before.is_empty() {
+                return None;
+            }
+            let mut items: Vec<u32> = window
+                .user_items(u)
+                .iter()
+                .copied()
+                .filter(|&i| stats.repurchasable[i as usize] || before.binary_search(&i).is_err())
+                .collect();
+            items.dedup();
+            (!items.is_empty()).then_some((u as u32, items))
+        })
+        .collect()
+}
+
+/// Fits the affinity model on the events before `as_of_day`: picks the model and blend weights by NDCG@10 on
+/// the last `validation_days` before `as_of_day` (fitted on what precedes them), then refits the choice on
+/// everything before `as_of_day`. `segments` is one `u16` per user (`u16::MAX` = none), or empty.
+pub fn fit_affinity(
+    train: &Interactions,
+    segments: &[u16],
+    as_of_day: i32,
+    params: &AffinityParams,
+) -> Result<AffinityModel, AffinityError> {
+    check_inputs(train, segments, params)?;
+    let train = train.before(as_of_day);
+    let cutoff = as_of_day - params.validation_days;
+    let truth = time_split_truth(&train, cutoff, as_of_day, params);
+    let (choice, rows) = if truth.is_empty() {
+        (BlendChoice::fallback(), Vec::new())
+    } else {
+        select_blend(&train.before(cutoff), segments, cutoff, &truth, params)?
+    };
+    let mut model = fit_with_choice(&train, segments, params, choice)?;
+    model.validation = rows;
+    Ok(model)
+}
+
+/// Fits one given model and blend on all of `train` (no validation).
+pub fn fit_with_choice(
+    train: &Interactions,
+    segments: &[u16],
+    params: &AffinityParams,
+    choice: BlendChoice,
+) -> Result<AffinityModel, AffinityError> {
+    check_inputs(train, segments, params)?;
+    let shared = fit_shared(train, segments, params);
+    let g = gram(&train.distinct_rows(), train.n_items);
+    let neighbours = ItemGraph::from_rows(cosine_neighbours(&g, params.similar_k, params.shrinkage));
+    let scorer = fit_scorer(choice.model, train, &g, params)?;
+    let (scoring, n_factors, item_factors, factor_gram) = match scorer {
+        Scorer::None => (ItemGraph::default(), 0, Vec::new(), Vec::new()),
+        Scorer::Graph(g) => (g, 0, Vec::new(), Vec::new()),
+        Scorer::Factors { f, items, gram, .. } => (ItemGraph::default(), f, items, gram),
+    };
+    Ok(AffinityModel {
+        n_items: train.n_items,
+        choice,
+        neighbours,
+        scoring,
+        n_factors,
+        item_factors,
+        factor_gram,
+        als_alpha: params.als_alpha,
+        popularity: shared.popularity,
+        segment_popularity: shared.segment_popularity,
+        repurchasable: shared.repurchase.repurchasable,
+        repeat_share: shared.repurchase.repeat_share,
+        cycle_days: shared.repurchase.cycle_days,
+        due_width: params.due_width,
+        candidate_pool: params.candidate_pool,
+        validation: Vec::new(),
+    })
+}
+
+impl AffinityModel {
+    fn view(&self) -> UserScorer<'_> {
+        let scorer = match self.choice.model {
+            CfModel::None => ScorerRef::None,
+            CfModel::Knn { .. } | CfModel::Ease { .. } => ScorerRef::Graph(&self.scoring),
+            CfModel::Als => ScorerRef::Factors {
+                f: self.n_factors,
+                items: &self.item_factors,
+                gram: &self.factor_gram,
+                alpha: self.als_alpha,
+            },
+        };
+        UserScorer {
+            n_items: self.n_items,
+            scorer,
+            popularity: &self.popularity,
+            segment_popularity: &self.segment_popularity,
+            repurchasable: &self.repurchasable,
+            cycle_days: &self.cycle_days,
+            due_width: self.due_width,
+            pool: self.candidate_pool,
+        }
+    }
+
+    /// The top `k` items for a customer with purchase history `(item, day, quantity)` at `as_of_day`, best
+    /// first, with blended scores and the reason that contributed most. Bought items that are not repurchasable
+    /// are excluded; a customer without history gets (segment) popularity.
+    pub fn recommend(
+        &self,
+        user_history: &[(u32, i32, f32)],
+        segment: Option<u16>,
+        as_of_day: i32,
+        k: usize,
+    ) -> Vec<(u32, f32, RecReason)> {
+        let history = summarize_history(user_history);
+        let (cands, in_segment) = self.view().candidates(&history, segment, as_of_day);
+        rank(&cands, &self.choice, k, in_segment)
+    }
+
+    /// [`AffinityModel::recommend`] for every user of `data` in parallel (`segments` one per user, or empty).
+    pub fn recommend_all(
+        &self,
+        data: &Interactions,
+        segments: &[u16],
+        as_of_day: i32,
+        k: usize,
+    ) -> Vec<Vec<(u32, f32, RecReason)>> {
+        let view = self.view();
+        (0..data.n_users)
+            .into_par_iter()
+            .map(|u| {
+                let segment = segments.get(u).copied().filter(|&s| s != u16::MAX);
+                let (cands, in_segment) = view.candidates(&data.user_history(u), segment, as_of_day);
+                rank(&cands, &self.choice, k, in_segment)
+            })
+            .collect()
+    }
+
+    /// Up to `k` items most similar to `item` (cosine with shrinkage), most similar first.
+    pub fn similar(&self, item: u32, k: usize) -> &[Neighbour] {
+        let row = self.neighbours.row(item);
+        &row[..k.min(row.len())]
+    }
+}

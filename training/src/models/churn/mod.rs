@@ -279,8 +279,8 @@ mod tests {
     #[test]
     fn one_class_labels_are_refused() {
         let (x, _) = synthetic(50, 3);
-        assert!(matches!(fit_churn(&x, &vec![false; 50], &ChurnParams::default()), Err(ChurnError::OneClass(50))));
+        assert!(matches!(fit_churn(&x, &[false; 50], &ChurnParams::default()), Err(ChurnError::OneClass(50))));
         let bad = ChurnParams { alphas: vec![], ..ChurnParams::default() };
-        assert!(matches!(fit_churn(&x, &vec![true; 50], &bad), Err(ChurnError::Params(_))));
+        assert!(matches!(fit_churn(&x, &[true; 50], &bad), Err(ChurnError::Params(_))));
     }
 }

@@ -1,0 +1,259 @@
+//! Item-item models over the binary user × item matrix X: the co-occurrence Gram XᵀX, cosine similarity with
+//! shrinkage and top-k neighbours, and EASE (B = I − P·diag(1/diag P), P = (XᵀX + λI)⁻¹) with a dense,
+//! rayon-parallel Gauss–Jordan inverse written here (pure Rust, no BLAS).
+//!
+//! Dense matrices are flat row-major `Vec<f64>`: rows are updated in parallel with `par_chunks_mut`, which
+//! ndarray cannot do without its `rayon` feature (not enabled in this crate).
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::AffinityError;
+
+/// One weighted edge of an item graph.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Neighbour {
+    /// The other item.
+    pub item: u32,
+    /// Similarity (or EASE weight).
+    pub score: f32,
+}
+
+/// An item → items adjacency list (CSR): item `i` has `edges[offsets[i]..offsets[i + 1]]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ItemGraph {
+    /// Row offsets, `n_items + 1` entries (empty graph: no entries).
+    pub offsets: Vec<u32>,
+    /// Edges, each row sorted by descending score.
+    pub edges: Vec<Neighbour>,
+}
+
+impl ItemGraph {
+    /// Builds a graph from one list per item (each list is sorted here by descending score, ties by item).
+    pub fn from_rows(rows: Vec<Vec<Neighbour>>) -> Self {
+        let mut offsets = Vec::with_capacity(rows.len() + 1);
+        let mut edges = Vec::with_capacity(rows.iter().map(Vec::len).sum());
+        offsets.push(0);
+        for mut row in rows {
+            row.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
+            edges.extend(row);
+            offsets.push(edges.len() as u32);
+        }
+        Self { offsets, edges }
+    }
+
+    /// The edges of `item` (empty when out of range).
+    pub fn row(&self, item: u32) -> &[Neighbour] {
+        let i = item as usize;
+        match (self.offsets.get(i), self.offsets.get(i + 1)) {
+            (Some(&a), Some(&b)) => &self.edges[a as usize..b as usize],
+            _ => &[],
+        }
+    }
+
+    /// Number of item rows.
+    pub fn n_items(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// The reversed graph: an edge `j → i` for every `i → j`.
+    pub fn transpose(&self) -> Self {
+        let n = self.n_items();
+        let mut rows: Vec<Vec<Neighbour>> = vec![Vec::new(); n];
+        for i in 0..n {
+            for e in self.row(i as u32) {
+                if let Some(r) = rows.get_mut(e.item as usize) {
+                    r.push(Neighbour { item: i as u32, score: e.score });
+                }
+            }
+        }
+        Self::from_rows(rows)
+    }
+}
+
+/// A dense square matrix, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Dense {
+    pub n: usize,
+    pub data: Vec<f64>,
+}
+
+impl Dense {
+    pub fn at(&self, i: usize, j: usize) -> f64 {
+        self.data[i * self.n + j]
+    }
+}
+
+/// The co-occurrence Gram G = XᵀX of the binary matrix given as sorted distinct items per user:
+/// G[i][j] = number of users with both i and j, G[i][i] = number of users of i. Rows in parallel.
+pub(crate) fn gram(rows: &[Vec<u32>], n_items: usize) -> Dense {
+    let mut cols: Vec<Vec<u32>> = vec![Vec::new(); n_items];
+    for (u, r) in rows.iter().enumerate() {
+        for &i in r {
+            cols[i as usize].push(u as u32);
+        }
+    }
+    let mut data = vec![0.0f64; n_items * n_items];
+    if n_items > 0 {
+        data.par_chunks_mut(n_items).enumerate().for_each(|(i, row)| {
+            for &u in &cols[i] {
+                for &j in &rows[u as usize] {
+                    row[j as usize] += 1.0;
+                }
+            }
+        });
+    }
+    Dense { n: n_items, data }
+}
+
+/// Cosine similarity with shrinkage, s(i, j) = G[i][j] / (sqrt(G[i][i]·G[j][j]) + shrinkage), diagonal 0; for each
+/// target item j its `k` most similar items (ties to the lower index), most similar first. Zero similarities
+/// are dropped.
+pub(crate) fn cosine_neighbours(g: &Dense, k: usize, shrinkage: f64) -> Vec<Vec<Neighbour>> {
+    let n = g.n;
+    (0..n)
+        .into_par_iter()
+        .map(|j| {
+            let nj = g.at(j, j);
+            let candidates: Vec<Neighbour> = (0..n)
+                .filter(|&i| i != j && g.at(j, i) > 0.0)
+                .map(|i| {
+                    let denom = (g.at(i, i) * nj).sqrt() + shrinkage;
+                    Neighbour { item: i as u32, score: (g.at(j, i) / denom) as f32 }
+                })
+                .collect();
+            keep_top(candidates, k)
+        })
+        .collect()
+}
+
+/// The `k` highest-scoring entries, best first, ties to the lower item.
+pub(crate) fn keep_top(mut list: Vec<Neighbour>, k: usize) -> Vec<Neighbour> {
+    let better = |a: &Neighbour, b: &Neighbour| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item));
+    if list.len() > k && k > 0 {
+        list.select_nth_unstable_by(k - 1, better);
+    }
+    list.truncate(k);
+    list.sort_unstable_by(better);
+    list
+}
+
+/// In-place inverse of a symmetric positive definite matrix by Gauss–Jordan elimination without pivoting
+/// (stable for SPD matrices); each pivot step updates all rows in parallel. n³ multiply-adds.
+pub(crate) fn invert_spd(m: &mut Dense) -> Result<(), AffinityError> {
+    let n = m.n;
+    let mut pivot_row = vec![0.0f64; n];
+    for k in 0..n {
+        let p = m.data[k * n + k];
+        if !(p.is_finite() && p > 1e-12) {
+            return Err(AffinityError::NotPositiveDefinite { index: k });
+        }
+        let inv = 1.0 / p;
+        pivot_row.copy_from_slice(&m.data[k * n..(k + 1) * n]);
+        pivot_row.iter_mut().for_each(|v| *v *= inv);
+        pivot_row[k] = inv;
+        m.data.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+            if i == k {
+                row.copy_from_slice(&pivot_row);
+                return;
+            }
+            let f = row[k];
+            if f != 0.0 {
+                row.iter_mut().zip(&pivot_row).for_each(|(r, p)| *r -= f * p);
+                row[k] = -f * inv;
+            }
+        });
+    }
+    Ok(())
+}
+
+/// EASE^R item weights from the Gram: B[i][j] = −P[i][j] / P[j][j] (i ≠ j), P = (G + λI)⁻¹. Returns for each
+/// target item j its `k` largest weights B[·][j] (as source → weight), best first.
+pub(crate) fn ease_columns(g: &Dense, lambda: f64, k: usize) -> Result<Vec<Vec<Neighbour>>, AffinityError> {
+    let n = g.n;
+    let mut p = g.clone();
+    for i in 0..n {
+        p.data[i * n + i] += lambda;
+    }
+    invert_spd(&mut p)?;
+    // P is symmetric, so column j of P is row j.
+    Ok((0..n)
+        .into_par_iter()
+        .map(|j| {
+            let pjj = p.at(j, j);
+            let column: Vec<Neighbour> = (0..n)
+                .filter(|&i| i != j)
+                .map(|i| Neighbour { item: i as u32, score: (-p.at(j, i) / pjj) as f32 })
+                .collect();
+            keep_top(column, k)
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn three_users() -> Vec<Vec<u32>> {
+        vec![vec![0, 1], vec![0, 1, 2], vec![1]]
+    }
+
+    #[test]
+    fn gram_counts_co_occurrences() {
+        let g = gram(&three_users(), 3);
+        assert_eq!(g.data, vec![2.0, 2.0, 1.0, 2.0, 3.0, 1.0, 1.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn cosine_matches_hand_values_with_and_without_shrinkage() {
+        let g = gram(&three_users(), 3);
+        let s = cosine_neighbours(&g, 10, 0.0);
+        // Item 0: with 1 -> 2/sqrt(2*3); with 2 -> 1/sqrt(2*1).
+        assert_eq!((s[0][0].item, s[0][1].item), (1, 2));
+        assert!((s[0][0].score - 2.0 / 6f32.sqrt()).abs() < 1e-6);
+        assert!((s[0][1].score - (1.0 / 2f32.sqrt())).abs() < 1e-6);
+        assert!((s[2][1].score - 1.0 / 3f32.sqrt()).abs() < 1e-6);
+        let shrunk = cosine_neighbours(&g, 1, 1.0);
+        // With shrinkage 1: 2/(sqrt 6 + 1) = 0.5798 beats 1/(sqrt 2 + 1) = 0.4142, and k = 1 keeps one.
+        assert_eq!(shrunk[0].len(), 1);
+        assert_eq!(shrunk[0][0].item, 1);
+        assert!((shrunk[0][0].score - 2.0 / (6f32.sqrt() + 1.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gauss_jordan_inverts_an_spd_matrix() {
+        let n = 5;
+        let mut a = Dense { n, data: vec![0.0; n * n] };
+        for i in 0..n {
+            for j in 0..n {
+                a.data[i * n + j] = 1.0 / (1.0 + (i as f64 - j as f64).abs()) + if i == j { 2.0 } else { 0.0 };
+            }
+        }
+        let mut inv = a.clone();
+        invert_spd(&mut inv).unwrap();
+        for i in 0..n {
+            for j in 0..n {
+                let v: f64 = (0..n).map(|t| a.at(i, t) * inv.at(t, j)).sum();
+                assert!((v - if i == j { 1.0 } else { 0.0 }).abs() < 1e-10, "({i},{j}) = {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn ease_of_two_items_matches_the_closed_form() {
+        // G = [[a, b], [b, d]]; B[0][1] = -P01/P11 = b/(a+λ) for 2×2.
+        let g = Dense { n: 2, data: vec![3.0, 2.0, 2.0, 4.0] };
+        let cols = ease_columns(&g, 1.0, 10).unwrap();
+        assert!((cols[1][0].score - 2.0 / 4.0).abs() < 1e-6);
+        assert!((cols[0][0].score - 2.0 / 5.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn transpose_reverses_edges() {
+        let g = ItemGraph::from_rows(vec![vec![Neighbour { item: 1, score: 0.5 }], vec![]]);
+        let t = g.transpose();
+        assert_eq!(t.row(1), &[Neighbour { item: 0, score: 0.5 }]);
+        assert!(t.row(0).is_empty());
+        assert!(t.row(7).is_empty());
+    }
+}

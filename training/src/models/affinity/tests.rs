@@ -1,0 +1,412 @@
+//! Behaviour tests of the blended model, and (ignored) reference checks on the P4/P5 splits.
+
+use super::*;
+
+const fn _assert_send_sync<T: Send + Sync>() {}
+const _: () = _assert_send_sync::<AffinityModel>();
+
+/// A small shop: items 0 (milk) and 1 (bread) are bought weekly by many; item 2 (TV) once by many; items 3-5
+/// are bought together once by a few.
+fn shop() -> Vec<Event> {
+    let mut events = Vec::new();
+    for u in 0..20u32 {
+        let offset = (u % 7) as i32;
+        for week in 0..8 {
+            events.push((u, 0, offset + 7 * week, 1.0));
+            if u % 2 == 0 {
+                events.push((u, 1, offset + 7 * week, 1.0));
+            }
+        }
+        events.push((u, 2, 5 + offset, 1.0));
+        if u % 4 == 0 {
+            events.extend([(u, 3, 20, 1.0), (u, 4, 20, 1.0), (u, 5, 21, 1.0)]);
+        }
+    }
+    events
+}
+
+#[test]
+fn an_item_bought_weekly_and_last_bought_a_week_ago_ranks_first() {
+    let train = Interactions::from_events(20, 6, &shop()).unwrap();
+    let choice = BlendChoice { model: CfModel::Knn { k: 10 }, w_cf: 0.4, w_buy_again: 0.4, w_popularity: 0.2 };
+    let model = fit_with_choice(&train, &[], &AffinityParams::default(), choice).unwrap();
+    assert!(model.repurchasable[0] && model.repurchasable[1] && !model.repurchasable[2]);
+    // Milk every 7 days, last on day 49; bread every 7 days, last on day 53; as of day 56 milk is due.
+    let history: Vec<(u32, i32, f32)> =
+        (0..8).map(|w| (0, 7 * w, 1.0)).chain((0..8).map(|w| (1, 4 + 7 * (w - 1), 1.0))).collect();
+    let recs = model.recommend(&history, None, 56, 3);
+    assert_eq!(recs[0].0, 0, "{recs:?}");
+    assert_eq!(recs[0].2, RecReason::BoughtBeforeAndDue);
+}
+
+#[test]
+fn a_durable_already_bought_is_excluded() {
+    let train = Interactions::from_events(20, 6, &shop()).unwrap();
+    let model = fit_with_choice(&train, &[], &AffinityParams::default(), BlendChoice::fallback()).unwrap();
+    assert!(!model.repurchasable[2]);
+    let recs = model.recommend(&[(2, 10, 1.0), (3, 20, 1.0)], None, 30, 6);
+    assert!(recs.iter().all(|r| r.0 != 2), "{recs:?}");
+    // The TV is the most popular item after milk, so a customer who has not bought it gets it.
+    let fresh = model.recommend(&[(3, 20, 1.0)], None, 30, 6);
+    assert!(fresh.iter().any(|r| r.0 == 2));
+}
+
+#[test]
+fn a_customer_without_history_gets_segment_popularity() {
+    // Segment 1 users (odd) only buy item 4; segment 0 users buy item 0.
+    let mut events = Vec::new();
+    for u in 0..40u32 {
+        events.push((u, if u % 2 == 1 { 4 } else { 0 }, 1, 1.0));
+    }
+    events.extend((0..10u32).map(|u| (2 * u, 1, 2, 1.0)));
+    let segments: Vec<u16> = (0..40).map(|u| (u % 2) as u16).collect();
+    let train = Interactions::from_events(40, 5, &events).unwrap();
+    let model = fit_with_choice(&train, &segments, &AffinityParams::default(), BlendChoice::fallback()).unwrap();
+    let seg1 = model.recommend(&[], Some(1), 3, 2);
+    assert_eq!(seg1[0].0, 4);
+    assert_eq!(seg1[0].2, RecReason::PopularInSegment);
+    let anyone = model.recommend(&[], None, 3, 2);
+    assert_eq!(anyone[0].2, RecReason::Popular);
+    assert_eq!(anyone[0].0, 0);
+}
+
+#[test]
+fn similar_items_are_the_co_bought_ones() {
+    let train = Interactions::from_events(20, 6, &shop()).unwrap();
+    let model = fit_with_choice(&train, &[], &AffinityParams::default(), BlendChoice::fallback()).unwrap();
+    let s: Vec<u32> = model.similar(3, 2).iter().map(|n| n.item).collect();
+    assert_eq!(s, vec![4, 5]);
+    assert!(model.similar(99, 3).is_empty());
+}
+
+#[test]
+fn fit_affinity_validates_and_records_every_model_tried() {
+    let train = Interactions::from_events(20, 6, &shop()).unwrap();
+    let params = AffinityParams { validation_days: 14, als_factors: 4, ..AffinityParams::default() };
+    let model = fit_affinity(&train, &[], 56, &params).unwrap();
+    assert_eq!(model.validation.len(), model_grid(&params, 6).len());
+    let best = model.validation.iter().map(|r| r.ndcg).fold(f64::NEG_INFINITY, f64::max);
+    let chosen = model.validation.iter().find(|r| r.choice == model.choice).unwrap();
+    assert_eq!(chosen.ndcg, best);
+    let w = model.choice;
+    assert!((w.w_cf + w.w_buy_again + w.w_popularity - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn als_recommendations_fold_the_customer_in() {
+    // Two blocks of items; a customer with items of block A is recommended the rest of block A.
+    let mut events = Vec::new();
+    for u in 0..30u32 {
+        let base = if u < 15 { 0 } else { 3 };
+        for i in 0..3 {
+            if (u + i) % 5 != 0 {
+                events.push((u, base + i, 1, 1.0));
+            }
+        }
+    }
+    let train = Interactions::from_events(30, 6, &events).unwrap();
+    let params = AffinityParams { als_factors: 2, als_regularization: 0.1, ..AffinityParams::default() };
+    let choice = BlendChoice { model: CfModel::Als, w_cf: 1.0, w_buy_again: 0.0, w_popularity: 0.0 };
+    let model = fit_with_choice(&train, &[], &params, choice).unwrap();
+    let recs = model.recommend(&[(0, 1, 1.0), (1, 1, 1.0)], None, 2, 1);
+    assert_eq!(recs[0].0, 2);
+    assert_eq!(recs[0].2, RecReason::SimilarTo);
+}
+
+#[test]
+fn invalid_params_name_the_field() {
+    let params = AffinityParams { blend_step: 0.3, ..AffinityParams::default() };
+    assert!(matches!(params.validate(), Err(AffinityError::InvalidParam { name: "blend_step", .. })));
+    assert!(AffinityParams::default().validate().is_ok());
+    let train = Interactions::from_events(2, 2, &[]).unwrap();
+    assert!(matches!(
+        fit_affinity(&train, &[1], 0, &AffinityParams::default()),
+        Err(AffinityError::SegmentsLength { segments: 1, n_users: 2 })
+    ));
+}
+
+#[test]
+fn the_model_survives_a_serde_round_trip() {
+    let train = Interactions::from_events(20, 6, &shop()).unwrap();
+    let model = fit_with_choice(&train, &[], &AffinityParams::default(), BlendChoice::fallback()).unwrap();
+    let json = serde_json::to_string(&model).unwrap();
+    let back: AffinityModel = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, model);
+}
+
+#[test]
+fn weight_grid_covers_the_simplex() {
+    assert_eq!(weight_grid(CfModel::Als, 0.1).len(), 66);
+    assert_eq!(weight_grid(CfModel::None, 0.5).len(), 3);
+}
+
+/// Reference checks on the shared P4/P5 splits (run with `--run-ignored only --release` and `--nocapture`).
+mod reference {
+    use std::collections::{BTreeSet, HashMap};
+    use std::path::Path;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::eval::ranking::{RankingMetrics, popularity_recommendations, ranking_metrics};
+
+    const ROOT: &str = "/work/shared/reference/splits";
+
+    fn read_pairs(path: &Path, cols: (usize, usize)) -> Vec<(String, String, String)> {
+        let mut r = csv::Reader::from_path(path).unwrap();
+        r.records()
+            .map(|row| {
+                let row = row.unwrap();
+                let third = row.get(3).or(row.get(1)).unwrap_or("").to_owned();
+                (row[cols.0].to_owned(), row[cols.1].to_owned(), third)
+            })
+            .collect()
+    }
+
+    /// MovieLens: user/item ids minus 1; day = timestamp / 86400.
+    fn movielens(dir: &Path, file: &str) -> Vec<Event> {
+        read_pairs(&dir.join(file), (0, 1))
+            .into_iter()
+            .map(|(u, i, ts)| {
+                let ts: i64 = ts.parse().unwrap_or(0);
+                (u.parse::<u32>().unwrap() - 1, i.parse::<u32>().unwrap() - 1, (ts / 86_400) as i32, 1.0)
+            })
+            .collect()
+    }
+
+    fn truth_lists(pairs: &[(u32, u32)]) -> Vec<(u32, Vec<u32>)> {
+        let mut by_user: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
+        for &(u, i) in pairs {
+            by_user.entry(u).or_default().push(i);
+        }
+        by_user.into_iter().collect()
+    }
+
+    fn score(model: &AffinityModel, train: &Interactions, truth: &[(u32, Vec<u32>)], as_of: i32) -> RankingMetrics {
+        let all = model.recommend_all(train, &[], as_of, 10);
+        let recs: Vec<Vec<u32>> = truth.iter().map(|(u, _)| all[*u as usize].iter().map(|r| r.0).collect()).collect();
+        let t: Vec<Vec<u32>> = truth.iter().map(|(_, t)| t.clone()).collect();
+        ranking_metrics(&recs, &t, 10, train.active_items()).unwrap()
+    }
+
+    fn show(name: &str, m: &RankingMetrics, seconds: f64, reference: &str) {
+        println!(
+            "{name:<34} P@10 {:.4} R@10 {:.4} NDCG@10 {:.4} (se {:.4}) HR {:.4} Cov {:.4}  fit {:.2}s  ref {reference}",
+            m.precision, m.recall, m.ndcg, m.ndcg_se, m.hit_rate, m.coverage, seconds
+        );
+    }
+
+    fn alone(model: CfModel) -> BlendChoice {
+        BlendChoice { model, w_cf: 1.0, w_buy_again: 0.0, w_popularity: 0.0 }
+    }
+
+    #[test]
+    #[ignore = "needs /work/shared/reference; run in release"]
+    fn p4_movielens_matches_the_reference() {
+        for split in ["random", "temporal"] {
+            let dir = Path::new(ROOT).join("P4").join(split);
+            if !dir.exists() {
+                println!("skipping: {dir:?} missing");
+                return;
+            }
+            let (n_users, n_items) = (943, 1682);
+            let train = Interactions::from_events(n_users, n_items, &movielens(&dir, "train.csv")).unwrap();
+            let truth_pairs: Vec<(u32, u32)> = read_pairs(&dir.join("truth.csv"), (0, 1))
+                .into_iter()
+                .map(|(u, i, _)| (u.parse::<u32>().unwrap() - 1, i.parse::<u32>().unwrap() - 1))
+                .collect();
+            let truth = truth_lists(&truth_pairs);
+            println!("P4 {split}: {} train rows, {} evaluated users", train.n_events(), truth.len());
+            let popularity: Vec<f32> = {
+                let mut p = vec![0.0f32; n_items];
+                train.distinct_rows().iter().flatten().for_each(|&i| p[i as usize] += 1.0);
+                p
+            };
+            let exclude: Vec<Vec<u32>> = truth.iter().map(|(u, _)| train.user_items(*u as usize).to_vec()).collect();
+            let recs = popularity_recommendations(&popularity, &exclude, 10);
+            let t: Vec<Vec<u32>> = truth.iter().map(|(_, t)| t.clone()).collect();
+            let m = ranking_metrics(&recs, &t, 10, train.active_items()).unwrap();
+            let refs = if split == "random" {
+                ["0.2252 / 0.1175", "0.3958 / 0.2195 (k=200)", "0.3828 / 0.2095", "0.4455 / 0.2422", "0.4385 / 0.2345"]
+            } else {
+                [
+                    "0.1457 / 0.0636",
+                    "0.1533 / 0.0489 (k=200)",
+                    "0.1506 / 0.0523",
+                    "0.1759 / 0.0788",
+                    "0.1799 / ? (16/10/1)",
+                ]
+            };
+            show("popularity (baseline fn)", &m, 0.0, refs[0]);
+            let exact = AffinityParams {
+                shrinkage: 0.0,
+                ease_keep: n_items,
+                candidate_pool: n_items,
+                als_factors: 16,
+                als_regularization: 10.0,
+                als_alpha: 0.0,
+                ..AffinityParams::default()
+            };
+            let configs = [
+                ("item-kNN k=200 shrink 0", CfModel::Knn { k: 200 }, exact.clone(), refs[1]),
+                ("item-kNN k=100 shrink 0", CfModel::Knn { k: 100 }, exact.clone(), refs[2]),
+                (
+                    "item-kNN k=100 shrink 10",
+                    CfModel::Knn { k: 100 },
+                    AffinityParams { shrinkage: 10.0, ..exact.clone() },
+                    "-",
+                ),
+                ("EASE λ=500 (all weights)", CfModel::Ease { lambda: 500.0 }, exact.clone(), refs[3]),
+                (
+                    "EASE λ=500 (keep 500)",
+                    CfModel::Ease { lambda: 500.0 },
+                    AffinityParams { ease_keep: 500, ..exact.clone() },
+                    "-",
+                ),
+                (
+                    "EASE λ=500 (keep 200)",
+                    CfModel::Ease { lambda: 500.0 },
+                    AffinityParams { ease_keep: 200, ..exact.clone() },
+                    "-",
+                ),
+                ("ALS f=16 λ=10 c=1", CfModel::Als, exact.clone(), refs[4]),
+                (
+                    "ALS f=32 λ=10 c=1+5n",
+                    CfModel::Als,
+                    AffinityParams { als_factors: 32, als_alpha: 5.0, ..exact.clone() },
+                    "-",
+                ),
+            ];
+            for (name, cf, params, reference) in configs {
+                let started = Instant::now();
+                let model = fit_with_choice(&train, &[], &params, alone(cf)).unwrap();
+                let secs = started.elapsed().as_secs_f64();
+                show(name, &score(&model, &train, &truth, 0), secs, reference);
+            }
+            // Validation-selected with the defaults, on the protocol's own inner split.
+            let vdir = dir.join("validation");
+            let vtrain = Interactions::from_events(n_users, n_items, &movielens(&vdir, "train.csv")).unwrap();
+            let vtruth_pairs: Vec<(u32, u32)> = read_pairs(&vdir.join("truth.csv"), (0, 1))
+                .into_iter()
+                .map(|(u, i, _)| (u.parse::<u32>().unwrap() - 1, i.parse::<u32>().unwrap() - 1))
+                .collect();
+            let started = Instant::now();
+            let params = AffinityParams::default();
+            let (choice, rows) = select_blend(&vtrain, &[], 0, &truth_lists(&vtruth_pairs), &params).unwrap();
+            let model = fit_with_choice(&train, &[], &params, choice).unwrap();
+            let secs = started.elapsed().as_secs_f64();
+            for r in &rows {
+                println!(
+                    "  validation {:?}: best {:.4} (w_cf {:.1} w_ba {:.1} w_pop {:.1}), alone {:.4}, fit {:.2}s",
+                    r.choice.model,
+                    r.ndcg,
+                    r.choice.w_cf,
+                    r.choice.w_buy_again,
+                    r.choice.w_popularity,
+                    r.ndcg_alone,
+                    r.fit_seconds
+                );
+            }
+            show(&format!("val-selected {:?}", choice.model), &score(&model, &train, &truth, 0), secs, "ease 0.4455");
+        }
+    }
+
+    fn parse_date(s: &str) -> i32 {
+        let mut p = s.split('-').map(|x| x.parse::<i32>().unwrap());
+        let (d, m, y) = (p.next().unwrap(), p.next().unwrap(), p.next().unwrap());
+        days_from_civil(y, m, d)
+    }
+
+    /// Days since 1970-01-01 (H. Hinnant's algorithm).
+    fn days_from_civil(y: i32, m: i32, d: i32) -> i32 {
+        let y = if m <= 2 { y - 1 } else { y };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    #[test]
+    #[ignore = "needs /work/shared/reference; run in release"]
+    fn p5_groceries_against_the_reference() {
+        let dir = Path::new(ROOT).join("P5");
+        if !dir.exists() {
+            println!("skipping: {dir:?} missing");
+            return;
+        }
+        let rows = read_pairs(&dir.join("train.csv"), (0, 2));
+        let test_rows = read_pairs(&dir.join("test.csv"), (0, 2));
+        let items: BTreeSet<String> = rows.iter().chain(&test_rows).map(|r| r.1.clone()).collect();
+        let item_index: HashMap<&str, u32> = items.iter().enumerate().map(|(i, s)| (s.as_str(), i as u32)).collect();
+        let members: BTreeSet<u32> = rows.iter().chain(&test_rows).map(|r| r.0.parse().unwrap()).collect();
+        let member_index: HashMap<u32, u32> = members.iter().enumerate().map(|(i, &m)| (m, i as u32)).collect();
+        let train_events: Vec<Event> = read_pairs(&dir.join("train.csv"), (0, 2))
+            .into_iter()
+            .map(|(m, item, _)| (m, item))
+            .zip(csv::Reader::from_path(dir.join("train.csv")).unwrap().records())
+            .map(|((m, item), row)| {
+                let day = parse_date(&row.unwrap()[1]);
+                (member_index[&m.parse::<u32>().unwrap()], item_index[item.as_str()], day, 1.0)
+            })
+            .collect();
+        let (n_users, n_items) = (members.len(), items.len());
+        let train = Interactions::from_events(n_users, n_items, &train_events).unwrap();
+        let truth_pairs: Vec<(u32, u32)> = read_pairs(&dir.join("truth_rec.csv"), (0, 1))
+            .into_iter()
+            .map(|(m, i, _)| (member_index[&m.parse::<u32>().unwrap()], item_index[i.as_str()]))
+            .collect();
+        let mut truth = truth_lists(&truth_pairs);
+        truth.iter_mut().for_each(|(_, t)| t.dedup());
+        truth.retain(|(u, _)| !train.user_items(*u as usize).is_empty());
+        let as_of = days_from_civil(2015, 8, 14);
+        println!("P5: {} train rows, {n_items} items, {} evaluated members", train.n_events(), truth.len());
+        let stats = repurchase_stats(&train, 3.0, 0.10, 30.0);
+        let n_rep = stats.repurchasable.iter().filter(|&&r| r).count();
+        let mut shares = stats.repeat_share.clone();
+        shares.sort_by(f32::total_cmp);
+        println!(
+            "repurchasable items at 0.10: {n_rep}/{n_items}; repeat share min {:.3} median {:.3} max {:.3}",
+            shares[0],
+            shares[shares.len() / 2],
+            shares[shares.len() - 1]
+        );
+        let exact = AffinityParams { candidate_pool: n_items, ..AffinityParams::default() };
+        let configs = [
+            ("popularity", alone(CfModel::None), "0.2986 / 0.3820"),
+            ("item-kNN k=167 alone", alone(CfModel::Knn { k: 167 }), "0.2842 / 0.3642"),
+            ("EASE λ=500 alone", alone(CfModel::Ease { lambda: 500.0 }), "0.2826 / 0.3635"),
+            (
+                "buy-again alone",
+                BlendChoice { model: CfModel::None, w_cf: 0.0, w_buy_again: 1.0, w_popularity: 0.0 },
+                "0.2062 / 0.2859 (count-based)",
+            ),
+        ];
+        for (name, choice, reference) in configs {
+            let started = Instant::now();
+            let params = if name == "popularity" {
+                AffinityParams { repurchase_threshold: 0.0, ..exact.clone() }
+            } else {
+                exact.clone()
+            };
+            let model = fit_with_choice(&train, &[], &params, choice).unwrap();
+            let secs = started.elapsed().as_secs_f64();
+            show(name, &score(&model, &train, &truth, as_of), secs, reference);
+        }
+        for days in [28, 107] {
+            let started = Instant::now();
+            let params = AffinityParams { validation_days: days, ..exact.clone() };
+            let model = fit_affinity(&train, &[], as_of, &params).unwrap();
+            let secs = started.elapsed().as_secs_f64();
+            let w = model.choice;
+            show(
+                &format!(
+                    "fit_affinity V={days}d {:?} {:.1}/{:.1}/{:.1}",
+                    w.model, w.w_cf, w.w_buy_again, w.w_popularity
+                ),
+                &score(&model, &train, &truth, as_of),
+                secs,
+                "blend 0.2877 / 0.3673",
+            );
+        }
+    }
+}
