@@ -46,6 +46,20 @@ pub enum StartError {
         /// The error.
         source: std::io::Error,
     },
+    /// The server stopped with an I/O error.
+    #[error("server stopped with an error: {0}")]
+    Run(std::io::Error),
+}
+
+/// Builds the application and serves it on a new actix system, blocking until it is stopped (SIGTERM or
+/// SIGINT). `on_ready` is told the bound port first. For binaries that are not async themselves, such as
+/// the training binary's `demo --serve`.
+pub fn serve_blocking(config: ServerConfig, on_ready: impl FnOnce(u16)) -> Result<(), StartError> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config).await?;
+        on_ready(app.port());
+        app.run_until_stopped().await.map_err(StartError::Run)
+    })
 }
 
 /// A bound, not yet running, server.

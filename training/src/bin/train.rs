@@ -44,6 +44,9 @@ enum Command {
         /// Where the bundle goes (`<version>.tcb` and `latest.tcb`).
         #[arg(long, default_value = "models")]
         models: PathBuf,
+        /// After training, serve the bundle on this address (e.g. 127.0.0.1:8080) until Ctrl-C.
+        #[arg(long)]
+        serve: Option<String>,
     },
     /// Unify a config's sources, train and backtest the models, and write a versioned bundle.
     Train {
@@ -188,12 +191,18 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Demo { customers, seed, out, models } => {
+        Command::Demo { customers, seed, out, models, serve } => {
             let data = out.join("data");
             generate_into(&data, customers, seed, true)?;
             let truth = data.join("truth/identity.csv");
             let unified = run_unify(&data.join("tagcenter.toml"), None, &out.join("unified"), None, Some(&truth))?;
-            run_train(&unified, &out, &models, 92, seed, &ExportArgs::default())
+            run_train(&unified, &out, &models, 92, seed, &ExportArgs::default())?;
+            let sample = unified.store.records.iter().find(|k| k.starts_with("web:")).map(str::to_owned);
+            drop(unified);
+            match serve {
+                Some(bind) => serve_demo(&models.join("latest.tcb"), &bind, sample.as_deref()),
+                None => Ok(()),
+            }
         }
         Command::Train { config, data, out, models, horizon, seed, export } => {
             let unified = run_unify(&config, data.as_deref(), &out.join("unified"), None, None)?;
@@ -291,7 +300,8 @@ fn run_train(unified: &Unified, out: &Path, models: &Path, horizon: u32, seed: u
     std::fs::copy(&path, models.join("latest.tcb"))
         .with_context(|| format!("copying {} to latest.tcb", path.display()))?;
     write_report(&outcome.backtest, &format!("{} — backtest", unified.config.project.name), &out.join("report"))?;
-    write_exports(unified, &outcome.models, &export.options(), &out.join("exports"))?;
+    let options = ExportOptions { horizon_days: horizon, ..export.options() };
+    write_exports(unified, &outcome.models, &options, &out.join("exports"))?;
     let b = &outcome.backtest;
     println!("backtest: features as of {}, outcomes in [{}, {})", b.cutoff, b.cutoff, b.end);
     println!("{:<34} {:>10} {:>10}", "metric", "model", "baseline");
@@ -321,6 +331,34 @@ fn run_train(unified: &Unified, out: &Path, models: &Path, horizon: u32, seed: u
         out.join("exports").display(),
         tagcenter_training::memory::peak_rss_mib().map_or(String::new(), |m| format!("; peak memory {m:.0} MiB")),
     );
+    Ok(())
+}
+
+/// Serves a bundle with one demo API key holding every scope, printing how to call it.
+fn serve_demo(bundle: &Path, bind: &str, sample_key: Option<&str>) -> Result<()> {
+    use tagcenter::server::auth::{Scope, hash_key};
+    use tagcenter::server::config::{KeyConfig, ServerConfig};
+    let key = format!("demo-{:016x}", rand::random::<u64>());
+    let mut config = ServerConfig::defaults()?;
+    config.bind = bind.to_owned();
+    config.bundle = Some(bundle.to_owned());
+    config.keys = vec![KeyConfig {
+        name: "demo".to_owned(),
+        sha256: hash_key(&key),
+        scopes: vec![Scope::Storefront, Scope::Crm, Scope::Admin],
+    }];
+    config.validate()?;
+    let host = bind.rsplit_once(':').map_or("127.0.0.1", |(h, _)| h).to_owned();
+    let customer = sample_key.unwrap_or("web:1").to_owned();
+    tagcenter::server::serve_blocking(config, move |port| {
+        let base = format!("http://{host}:{port}");
+        println!("\nserving {} on {base} (Ctrl-C stops). Demo API key (all scopes): {key}", bundle.display());
+        println!("  curl -H 'X-Api-Key: {key}' {base}/v1/customers/{customer}/recommendations?k=5");
+        println!("  curl -H 'X-Api-Key: {key}' {base}/v1/customers/{customer}/churn");
+        println!("  curl -H 'X-Api-Key: {key}' {base}/v1/customers/{customer}/promotion-timing");
+        println!("  curl -H 'X-Api-Key: {key}' '{base}/v1/at-risk?limit=5'");
+        println!("  open {base}/docs for the API reference");
+    })?;
     Ok(())
 }
 

@@ -38,6 +38,8 @@ pub struct ExportOptions {
     pub at_risk_threshold: f64,
     /// Also write customers without any purchase to `predictions.csv`.
     pub all_customers: bool,
+    /// Churn horizon in days (for the value at risk).
+    pub horizon_days: u32,
 }
 
 impl Default for ExportOptions {
@@ -49,6 +51,7 @@ impl Default for ExportOptions {
             item_separator: "|".to_owned(),
             at_risk_threshold: 0.5,
             all_customers: false,
+            horizon_days: 92,
         }
     }
 }
@@ -145,18 +148,10 @@ pub fn write_exports(
     w.finish()?;
 
     let names = models.schema.names();
-    let aov = match models.profiles.column("avg_order_value").map(|c| &c.values) {
-        Some(Values::Number(v)) => v.clone(),
-        _ => vec![f64::NAN; ids.len()],
-    };
+    let values = super::value_at_risk(unified, models, options.horizon_days);
     let mut at_risk: Vec<(usize, f64)> = (0..ids.len())
-        .filter(|&c| models.churn_probability[c] >= options.at_risk_threshold)
-        .map(|c| {
-            let value = models.churn_probability[c]
-                * models.timing_predictions[c].expected_90d.max(1.0)
-                * if aov[c].is_nan() { 0.0 } else { aov[c] };
-            (c, value)
-        })
+        .filter(|&c| models.churn_probability[c] >= options.at_risk_threshold && values[c] > 0.0)
+        .map(|c| (c, values[c]))
         .collect();
     at_risk.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut w = Writer::create(dir.join("at_risk.csv"))?;

@@ -156,6 +156,29 @@ pub struct FinalModels {
     pub segments: Vec<u16>,
 }
 
+/// Value at risk per customer: churn probability × the spend expected over the horizon if the customer
+/// stays (net spend per day of tenure, tenure at least one horizon, times the horizon). Customers known
+/// only through anonymous records (a till receipt without a card) cannot be contacted and get 0.
+pub fn value_at_risk(unified: &Unified, models: &FinalModels, horizon_days: u32) -> Vec<f64> {
+    let h = f64::from(horizon_days);
+    let number = |name: &str| match models.profiles.column(name).map(|c| &c.values) {
+        Some(Values::Number(v)) => v.clone(),
+        _ => vec![f64::NAN; models.churn_probability.len()],
+    };
+    let (monetary, tenure) = (number("monetary"), number("tenure_days"));
+    (0..models.churn_probability.len())
+        .map(|c| {
+            let p = models.churn_probability[c];
+            let contactable =
+                unified.identity.records_of(c as u32).iter().any(|&r| !unified.store.anonymous[r as usize]);
+            if p.is_nan() || !contactable || monetary[c].is_nan() {
+                return 0.0;
+            }
+            p * monetary[c].max(0.0) / tenure[c].max(h) * h
+        })
+        .collect()
+}
+
 /// A finished training run.
 pub struct TrainOutcome {
     /// The backtest.
