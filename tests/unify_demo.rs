@@ -204,6 +204,15 @@ fn profiles_carry_behaviour_and_dictionary_tags() {
     ] {
         assert!(Path::new(&out.join(file)).exists(), "{file}");
     }
+    {
+        use polars::prelude::*;
+        let file = std::fs::File::open(out.join("profiles.parquet")).unwrap();
+        let frame = ParquetReader::new(file).finish().unwrap();
+        assert_eq!(frame.height(), profiles.customer_ids.len(), "one row per customer");
+        assert_eq!(frame.column("recency_days").unwrap().dtype(), &DataType::Float64);
+        assert_eq!(frame.column("first_purchase").unwrap().dtype(), &DataType::Date);
+        assert_eq!(frame.column("vip").unwrap().dtype(), &DataType::Boolean);
+    }
     let catalog: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("tag_catalog.json")).unwrap()).unwrap();
     let vip = catalog.as_array().unwrap().iter().find(|e| e["tag"] == "vip").unwrap();

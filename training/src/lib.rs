@@ -2,6 +2,7 @@
 //! (sources → clean → identities → tags → behaviour), generate demo data, and (in later stages) train and
 //! evaluate models. polars, linfa and smartcore live here, never in the server crate.
 
+pub mod benchmark;
 pub mod demo;
 pub mod eval;
 pub mod features;

@@ -121,6 +121,21 @@ enum Command {
         #[arg(long, default_value = "out/bench")]
         work: PathBuf,
     },
+    /// Run the reference protocols (P1–P6) on real data and print our figures beside the reference's.
+    Benchmark {
+        /// Protocols to run, comma-separated (P1,P2,…,P6).
+        #[arg(long, value_delimiter = ',', default_values_t = ["P1".to_owned(), "P6".to_owned()])]
+        protocol: Vec<String>,
+        /// The reference folder (results.json, splits/).
+        #[arg(long, default_value = "../shared/reference")]
+        reference: PathBuf,
+        /// The raw data sets folder (checked to exist; the protocols read their split files).
+        #[arg(long)]
+        datasets: Option<PathBuf>,
+        /// Also write the markdown table here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// How the CSV exports are laid out.
@@ -214,6 +229,9 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Explain { out, key } => explain(&out, &key),
         Command::BenchUnify { customers, work } => bench_unify(&customers, &work),
+        Command::Benchmark { protocol, reference, datasets, out } => {
+            benchmark(&protocol, &reference, datasets.as_deref(), out.as_deref())
+        }
     }
 }
 
@@ -464,6 +482,22 @@ fn bench_unify(sizes: &[usize], work: &Path) -> Result<()> {
             scores["f1"].as_f64().unwrap_or(f64::NAN),
             report["identity"]["customers"]
         );
+    }
+    Ok(())
+}
+
+fn benchmark(protocols: &[String], reference: &Path, datasets: Option<&Path>, out: Option<&Path>) -> Result<()> {
+    use tagcenter_training::benchmark::{BenchmarkParams, Protocol, markdown_table, run_benchmark};
+    if let Some(datasets) = datasets.filter(|d| !d.is_dir()) {
+        bail!("data sets folder {} does not exist", datasets.display());
+    }
+    let protocols = protocols.iter().map(|p| p.parse::<Protocol>()).collect::<Result<Vec<_>, _>>()?;
+    let lines = run_benchmark(&BenchmarkParams::new(reference, protocols))
+        .with_context(|| format!("benchmark against {}", reference.display()))?;
+    let table = markdown_table(&lines);
+    println!("{table}");
+    if let Some(out) = out {
+        std::fs::write(out, &table).with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(())
 }

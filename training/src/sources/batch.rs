@@ -14,8 +14,9 @@ use crate::unify::dictionary::{TagIdx, TagValue};
 pub struct TxnLine {
     /// The record (customer as the island knows it).
     pub record: u32,
-    /// Hash of the source-qualified order or receipt number.
-    pub order: u64,
+    /// Hash of the source-qualified order or receipt number (32 bits keep the line at 32 bytes; orders
+    /// are only told apart within one customer, where a collision is negligible).
+    pub order: u32,
     /// UTC seconds.
     pub ts: i64,
     /// Item index.

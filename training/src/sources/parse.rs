@@ -269,8 +269,8 @@ impl ItemField {
     }
 }
 
-fn order_hash(source: &str, order: &str) -> u64 {
-    xxhash_rust::xxh3::xxh3_64_with_seed(order.as_bytes(), xxhash_rust::xxh3::xxh3_64(source.as_bytes()))
+fn order_hash(source: &str, order: &str) -> u32 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(order.as_bytes(), xxhash_rust::xxh3::xxh3_64(source.as_bytes())) as u32
 }
 
 /// The per-kind row parsers.

@@ -137,7 +137,7 @@ pub fn behaviour_columns(
     // memory is the columns alone.
     let mut row: Vec<f64> = vec![f64::NAN; width];
     let mut days: Vec<i32> = Vec::new();
-    let mut orders: Vec<(u64, u8, bool, i32)> = Vec::new();
+    let mut orders: Vec<(u32, u8, bool, i32)> = Vec::new();
     let mut item_ids: Vec<u32> = Vec::new();
     let mut category_spend = vec![0.0; n_categories + 1];
     let mut per_channel = vec![0usize; n_channels];

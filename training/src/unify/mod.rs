@@ -93,6 +93,8 @@ pub struct Unified {
     pub unmapped: Vec<(String, String, String, String, u64)>,
     /// Seconds per stage.
     pub timings: Vec<(String, f64)>,
+    /// Peak resident memory once identities were linked (before profiles), MiB.
+    pub peak_after_link_mib: Option<f64>,
 }
 
 /// Told (source, bytes done, bytes total) while files are read.
@@ -150,6 +152,7 @@ pub fn unify(config: SourceConfig, quarantine_dir: &Path, progress: &Progress) -
 
     let stage = Instant::now();
     let mut store = Store::new(config.sources.iter().map(|s| s.name.clone()).collect(), &catalog);
+    store.reserve_lines(results.iter().map(|r| r.as_ref().map_or(0, |b| b.lines.len())).sum());
     let mut failed = Vec::new();
     let mut unmapped: HashMap<(String, String, String, &'static str), u64> = HashMap::new();
     for (spec, result) in specs.iter().zip(results) {
@@ -190,8 +193,20 @@ pub fn unify(config: SourceConfig, quarantine_dir: &Path, progress: &Progress) -
     };
     let identity = identity::resolve(input, &params);
     timings.push(("identity".to_owned(), stage.elapsed().as_secs_f64()));
+    let peak_after_link_mib = crate::memory::peak_rss_mib();
 
-    Ok(Unified { config, dictionary, catalog, store, identity, quality, failed, unmapped, timings })
+    Ok(Unified {
+        config,
+        dictionary,
+        catalog,
+        store,
+        identity,
+        quality,
+        failed,
+        unmapped,
+        timings,
+        peak_after_link_mib,
+    })
 }
 
 impl Unified {
@@ -278,6 +293,8 @@ pub struct UnifyReport {
     pub rows_per_second: f64,
     /// Peak resident memory of the process, MiB.
     pub peak_rss_mib: Option<f64>,
+    /// Peak resident memory when reading, cleaning and linking were done, MiB.
+    pub peak_rss_after_link_mib: Option<f64>,
 }
 
 /// Identity figures for the report.
@@ -357,6 +374,7 @@ impl Unified {
                 if secs > 0.0 { rows as f64 / secs } else { 0.0 }
             },
             peak_rss_mib: crate::memory::peak_rss_mib(),
+            peak_rss_after_link_mib: self.peak_after_link_mib,
         };
         output::write_json(&report, &out.join("quality_report.json"))?;
         let summary = summary_text(&report);

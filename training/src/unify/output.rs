@@ -48,37 +48,51 @@ fn csv_error(path: &Path) -> impl Fn(csv::Error) -> OutputError + '_ {
     move |e| OutputError::Io { path: path.to_owned(), source: std::io::Error::other(e.to_string()) }
 }
 
-/// Converts the profile table into a polars frame: one row per customer, every tag typed.
-pub fn profile_frame(profiles: &ProfileTable) -> PolarsResult<DataFrame> {
-    let height = profiles.customer_ids.len();
+/// Converts rows `range` of the profile table into a polars frame: one row per customer, every tag typed.
+pub fn profile_frame(profiles: &ProfileTable, range: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
+    let height = range.len();
     let mut columns = Vec::with_capacity(profiles.columns.len() + 1);
-    columns.push(Column::new("customer_id".into(), profiles.customer_ids.as_slice()));
+    columns.push(Column::new("customer_id".into(), &profiles.customer_ids[range.clone()]));
     for c in &profiles.columns {
         let name: PlSmallStr = c.name.as_str().into();
         let column = match &c.values {
-            Values::Flag(v) => Column::new(name, v.as_slice()),
+            Values::Flag(v) => Column::new(name, &v[range.clone()]),
             Values::Number(v) => {
-                let values: Float64Chunked = v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
+                let values: Float64Chunked = v[range.clone()].iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
                 values.with_name(name).into_column()
             }
-            Values::Text(v) => Column::new(name, v.as_slice()),
+            Values::Text(v) => Column::new(name, &v[range.clone()]),
             Values::Category { levels, codes } => {
-                let text: Vec<Option<&str>> = codes.iter().map(|c| c.map(|c| levels[c as usize].as_str())).collect();
+                let text: Vec<Option<&str>> =
+                    codes[range.clone()].iter().map(|c| c.map(|c| levels[c as usize].as_str())).collect();
                 Column::new(name, text)
             }
-            Values::Date(v) => Column::new(name, v.as_slice()).cast(&DataType::Date)?,
+            Values::Date(v) => Column::new(name, &v[range.clone()]).cast(&DataType::Date)?,
         };
         columns.push(column);
     }
     DataFrame::new(height, columns)
 }
 
-/// Writes `profiles.parquet`.
+/// Rows per Parquet row group (and per frame built in memory at once).
+const ROW_GROUP: usize = 262_144;
+
+/// Writes `profiles.parquet`, one row group at a time so the frame never holds the whole table twice.
 pub fn write_profiles(profiles: &ProfileTable, path: &Path) -> Result<(), OutputError> {
     let polars_error = |e: PolarsError| OutputError::Polars { path: path.to_owned(), message: e.to_string() };
-    let mut frame = profile_frame(profiles).map_err(polars_error)?;
+    let n = profiles.customer_ids.len();
+    let first = profile_frame(profiles, 0..n.min(ROW_GROUP)).map_err(polars_error)?;
     let file = File::create(path).map_err(io_error(path))?;
-    ParquetWriter::new(BufWriter::new(file)).finish(&mut frame).map_err(polars_error)?;
+    let mut writer = ParquetWriter::new(BufWriter::new(file)).batched(&first.schema()).map_err(polars_error)?;
+    writer.write_batch(&first).map_err(polars_error)?;
+    drop(first);
+    let mut start = ROW_GROUP;
+    while start < n {
+        let frame = profile_frame(profiles, start..n.min(start + ROW_GROUP)).map_err(polars_error)?;
+        writer.write_batch(&frame).map_err(polars_error)?;
+        start += ROW_GROUP;
+    }
+    writer.finish().map_err(polars_error)?;
     Ok(())
 }
 

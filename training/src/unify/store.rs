@@ -41,6 +41,11 @@ pub struct Store {
 }
 
 impl Store {
+    /// Reserves room for `lines` more transaction lines (so merging grows the table once).
+    pub fn reserve_lines(&mut self, lines: usize) {
+        self.lines.reserve_exact(lines);
+    }
+
     /// An empty store whose items start with the catalog's.
     pub fn new(sources: Vec<String>, catalog: &Catalog) -> Self {
         let mut store = Self { sources, ..Self::default() };
@@ -52,8 +57,9 @@ impl Store {
         store
     }
 
-    /// Merges a batch, remapping its indices onto the store's.
-    pub fn add(&mut self, batch: SourceBatch) {
+    /// Merges a batch, remapping its indices onto the store's. Its lines are remapped in place and moved
+    /// (not copied) when the store holds none yet, so the largest table exists once.
+    pub fn add(&mut self, mut batch: SourceBatch) {
         let source = self.sources.iter().position(|s| *s == batch.source).unwrap_or_else(|| {
             self.sources.push(batch.source.clone());
             self.sources.len() - 1
@@ -65,13 +71,18 @@ impl Store {
                 self.channels.len() - 1
             }
         } as u8;
+        let mut qualified = String::new();
         let record_map: Vec<u32> = batch
             .records
             .iter()
             .zip(&batch.anonymous)
             .map(|(key, &anonymous)| {
+                qualified.clear();
+                qualified.push_str(&batch.source);
+                qualified.push(':');
+                qualified.push_str(key);
                 let before = self.records.len();
-                let idx = self.records.intern(&format!("{}:{key}", batch.source));
+                let idx = self.records.intern(&qualified);
                 if self.records.len() > before {
                     self.record_source.push(source);
                     self.anonymous.push(anonymous);
@@ -106,13 +117,16 @@ impl Store {
             })
             .collect();
         self.edges.extend(batch.edges.iter().map(|&(r, k)| (record_map[r as usize], key_map[k as usize])));
-        self.lines.reserve(batch.lines.len());
-        self.lines.extend(batch.lines.iter().map(|l| TxnLine {
-            record: record_map[l.record as usize],
-            item: item_map[l.item as usize],
-            channel,
-            ..*l
-        }));
+        for l in &mut batch.lines {
+            l.record = record_map[l.record as usize];
+            l.item = item_map[l.item as usize];
+            l.channel = channel;
+        }
+        if self.lines.is_empty() {
+            self.lines = std::mem::take(&mut batch.lines);
+        } else {
+            self.lines.append(&mut batch.lines);
+        }
         self.facts.extend(batch.facts.iter().map(|f| TagFact { record: record_map[f.record as usize], ..*f }));
         self.tickets.extend(batch.tickets.iter().map(|t| Ticket { record: record_map[t.record as usize], ..*t }));
     }

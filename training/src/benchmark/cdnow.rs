@@ -1,0 +1,297 @@
+//! CDNOW protocols: P1 (BG/NBD parameters), P2 (churn) and P3 (timing of the first holdout purchase).
+//! Calibration ends 1997-09-30; the holdout is the next 39 weeks; all purchases of a customer on one
+//! date are one purchase day.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use super::classify::{choose_logistic, churn_lines, matrix};
+use super::data::{Table, ymd};
+use super::{BenchmarkError, Goal, Line, Protocol, line};
+use crate::models::churn::sigmoid;
+use crate::models::timing::{BgNbdFitParams, BgNbdParams, Rfm, fit_bgnbd};
+
+/// Holdout length in weeks.
+const HOLDOUT_WEEKS: f64 = 39.0;
+
+fn cutoff_day() -> Result<i32, BenchmarkError> {
+    ymd(1997, 9, 30).ok_or_else(|| BenchmarkError::Inconsistent("bad cutoff date".into()))
+}
+
+/// Each customer's distinct calibration purchase days, ascending.
+fn purchase_days(table: &Table) -> Result<BTreeMap<i64, Vec<i32>>, BenchmarkError> {
+    let (customer, date) = (table.col("customer_id")?, table.col("date")?);
+    let mut days: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
+    for r in 0..table.rows.len() {
+        days.entry(table.int(r, customer)?).or_default().push(table.day(r, date, "%Y%m%d")?);
+    }
+    for d in days.values_mut() {
+        d.sort_unstable();
+        d.dedup();
+    }
+    Ok(days)
+}
+
+/// (x, t_x, T) in weeks from purchase days (non-empty, ascending).
+fn rfm(days: &[i32], cutoff: i32) -> Rfm {
+    let (first, last) = (days[0], days[days.len() - 1]);
+    Rfm { x: (days.len() - 1) as f64, t_x: f64::from(last - first) / 7.0, t: f64::from(cutoff - first) / 7.0 }
+}
+
+/// Runs P1 on the sample and the master file.
+pub fn p1(dir: &Path) -> Result<Vec<Line>, BenchmarkError> {
+    let cutoff = cutoff_day()?;
+    let mut lines = Vec::new();
+    for case in ["sample", "master"] {
+        let table = Table::read(&dir.join(format!("{case}_calibration.csv")))?;
+        let data: Vec<Rfm> = purchase_days(&table)?.values().map(|d| rfm(d, cutoff)).collect();
+        let started = Instant::now();
+        let fit = fit_bgnbd(&data, &BgNbdFitParams::default())?;
+        let seconds = started.elapsed().as_secs_f64();
+        let method = format!("fit_bgnbd ({} customers, {} iterations)", data.len(), fit.iterations);
+        let p = fit.params;
+        for (metric, value) in [("r", p.r), ("alpha", p.alpha), ("a", p.a), ("b", p.b)] {
+            lines.push(line(Protocol::P1, case, metric, Goal::MatchRelative(0.005), value, &method, seconds, 0.0));
+        }
+        lines.push(line(
+            Protocol::P1,
+            case,
+            "log_likelihood",
+            Goal::MatchAbsolute(0.1),
+            fit.log_likelihood,
+            &method,
+            seconds,
+            0.0,
+        ));
+    }
+    Ok(lines)
+}
+
+/// One P2 data set's customers: features, split and label.
+struct ChurnData {
+    names: Vec<String>,
+    features: Vec<Vec<f64>>,
+    train: Vec<bool>,
+    churned: Vec<bool>,
+}
+
+fn read_churn_data(dir: &Path) -> Result<ChurnData, BenchmarkError> {
+    let features = Table::read(&dir.join("features_calibration.csv"))?;
+    let truth = Table::read(&dir.join("truth.csv"))?;
+    let (tid, tchurn) = (truth.col("customer_id")?, truth.col("churned")?);
+    let mut labels = BTreeMap::new();
+    for r in 0..truth.rows.len() {
+        labels.insert(truth.int(r, tid)?, truth.int(r, tchurn)? == 1);
+    }
+    let (fid, fsplit) = (features.col("customer_id")?, features.col("split")?);
+    let columns: Vec<usize> = (0..features.headers.len()).filter(|c| *c != fid && *c != fsplit).collect();
+    let mut out = ChurnData {
+        names: columns.iter().map(|&c| features.headers[c].clone()).collect(),
+        features: Vec::new(),
+        train: Vec::new(),
+        churned: Vec::new(),
+    };
+    for r in 0..features.rows.len() {
+        let id = features.int(r, fid)?;
+        let label = labels
+            .get(&id)
+            .copied()
+            .ok_or_else(|| BenchmarkError::Inconsistent(format!("P2: no truth for customer {id}")))?;
+        out.features.push(columns.iter().map(|&c| features.num(r, c)).collect::<Result<Vec<_>, _>>()?);
+        out.train.push(features.text(r, fsplit) == "train");
+        out.churned.push(label);
+    }
+    Ok(out)
+}
+
+/// Feature sets of P2: 0 = the protocol's nine; 1 = plus ln(1 + ·) of each; 2 = 1 plus BG/NBD's
+/// P(no purchase in the holdout), P(alive) and ln(1 + E[holdout purchases]).
+fn p2_candidates(
+    data: &ChurnData,
+    rows: &[usize],
+    bgnbd: &BgNbdParams,
+) -> Result<Vec<super::super::features::FeatureMatrix>, BenchmarkError> {
+    let col = |name: &str| {
+        data.names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| BenchmarkError::Inconsistent(format!("P2 features lack `{name}`")))
+    };
+    let (cx, ctx, ct) = (col("x")?, col("t_x")?, col("T")?);
+    let base: Vec<(String, Vec<f64>)> = (0..data.names.len())
+        .map(|j| (data.names[j].clone(), rows.iter().map(|&i| data.features[i][j]).collect()))
+        .collect();
+    let mut logs = base.clone();
+    for (name, values) in &base {
+        logs.push((format!("ln1p_{name}"), values.iter().map(|v| v.max(0.0).ln_1p()).collect()));
+    }
+    let mut with_bgnbd = logs.clone();
+    let summaries: Vec<Rfm> = rows
+        .iter()
+        .map(|&i| Rfm { x: data.features[i][cx], t_x: data.features[i][ctx], t: data.features[i][ct] })
+        .collect();
+    with_bgnbd.push((
+        "bgnbd_p_no_purchase".into(),
+        summaries.iter().map(|c| bgnbd.p_no_purchase(c, HOLDOUT_WEEKS)).collect(),
+    ));
+    with_bgnbd.push(("bgnbd_p_alive".into(), summaries.iter().map(|c| bgnbd.p_alive(c)).collect()));
+    with_bgnbd.push((
+        "bgnbd_ln1p_expected".into(),
+        summaries.iter().map(|c| bgnbd.expected_purchases(c, HOLDOUT_WEEKS).max(0.0).ln_1p()).collect(),
+    ));
+    Ok(vec![matrix(base), matrix(logs), matrix(with_bgnbd)])
+}
+
+/// Runs P2 on master and sample.
+pub fn p2(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
+    let mut lines = Vec::new();
+    for case in ["master", "sample"] {
+        let data = read_churn_data(&dir.join(case))?;
+        let train: Vec<usize> = (0..data.train.len()).filter(|&i| data.train[i]).collect();
+        let test: Vec<usize> = (0..data.train.len()).filter(|&i| !data.train[i]).collect();
+        let names = &data.names;
+        let (cx, ctx, ct) = (
+            names.iter().position(|n| n == "x"),
+            names.iter().position(|n| n == "t_x"),
+            names.iter().position(|n| n == "T"),
+        );
+        let (Some(cx), Some(ctx), Some(ct)) = (cx, ctx, ct) else {
+            return Err(BenchmarkError::Inconsistent("P2 features lack x, t_x or T".into()));
+        };
+        let summaries: Vec<Rfm> = train
+            .iter()
+            .map(|&i| Rfm { x: data.features[i][cx], t_x: data.features[i][ctx], t: data.features[i][ct] })
+            .collect();
+        let started = Instant::now();
+        let bgnbd = fit_bgnbd(&summaries, &BgNbdFitParams::default())?.params;
+        let bgnbd_seconds = started.elapsed().as_secs_f64();
+        let y_train: Vec<bool> = train.iter().map(|&i| data.churned[i]).collect();
+        let y_test: Vec<bool> = test.iter().map(|&i| data.churned[i]).collect();
+        let chosen = choose_logistic(&p2_candidates(&data, &train, &bgnbd)?, &y_train, seed)?;
+        let x_test = p2_candidates(&data, &test, &bgnbd)?.swap_remove(chosen.candidate);
+        let p: Vec<f64> = chosen.scorer.logits(&x_test).into_iter().map(sigmoid).collect();
+        let uses_bgnbd = chosen.candidate == 2;
+        let method = format!(
+            "logistic {} α={}",
+            ["9 features", "9 + ln1p", "9 + ln1p + BG/NBD"][chosen.candidate],
+            chosen.alpha
+        );
+        let fit_seconds = chosen.fit_seconds + if uses_bgnbd { bgnbd_seconds } else { 0.0 };
+        lines.extend(churn_lines(
+            Protocol::P2,
+            case,
+            &method,
+            &y_test,
+            &p,
+            fit_seconds,
+            chosen.selection_seconds + bgnbd_seconds,
+        ));
+    }
+    Ok(lines)
+}
+
+/// A P3 customer: calibration purchase days, split and target (days after the cutoff).
+struct Buyer {
+    days: Vec<i32>,
+    train: bool,
+    target: f64,
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 { values[n / 2] } else { 0.5 * (values[n / 2 - 1] + values[n / 2]) }
+}
+
+/// Runs P3 on master and sample: the predictor (BG/NBD's truncated median, the gap rule rolled forward,
+/// the constant, and blends of the first two) is chosen by MAE on the train buyers.
+pub fn p3(dir: &Path) -> Result<Vec<Line>, BenchmarkError> {
+    let cutoff = cutoff_day()?;
+    let mut lines = Vec::new();
+    for case in ["master", "sample"] {
+        let calibration = Table::read(&dir.join(case).join("calibration.csv"))?;
+        let days = purchase_days(&calibration)?;
+        let truth = Table::read(&dir.join(case).join("truth.csv"))?;
+        let (tid, tsplit, ttarget) = (truth.col("customer_id")?, truth.col("split")?, truth.col("target_days")?);
+        let mut buyers = Vec::new();
+        for r in 0..truth.rows.len() {
+            let id = truth.int(r, tid)?;
+            let d = days.get(&id).ok_or_else(|| {
+                BenchmarkError::Inconsistent(format!("P3: customer {id} has no calibration purchase"))
+            })?;
+            buyers.push(Buyer {
+                days: d.clone(),
+                train: truth.text(r, tsplit) == "train",
+                target: truth.num(r, ttarget)?,
+            });
+        }
+        let started = Instant::now();
+        // BG/NBD on every customer's calibration summary (calibration data only; no holdout information).
+        let all: Vec<Rfm> = days.values().map(|d| rfm(d, cutoff)).collect();
+        let bgnbd = fit_bgnbd(&all, &BgNbdFitParams::default())?.params;
+        let mut pooled: Vec<f64> =
+            buyers.iter().filter(|b| b.train).flat_map(|b| b.days.windows(2).map(|w| f64::from(w[1] - w[0]))).collect();
+        let population_gap = median(&mut pooled);
+        let mut train_targets: Vec<f64> = buyers.iter().filter(|b| b.train).map(|b| b.target).collect();
+        let constant = median(&mut train_targets);
+        let fit_seconds = started.elapsed().as_secs_f64();
+        let predict = |b: &Buyer, w: f64| -> (f64, f64) {
+            let median_wait = 7.0 * bgnbd.median_wait_within(&rfm(&b.days, cutoff), HOLDOUT_WEEKS);
+            let mut gaps: Vec<f64> = b.days.windows(2).map(|w| f64::from(w[1] - w[0])).collect();
+            let g = if gaps.is_empty() { population_gap } else { median(&mut gaps).max(1.0) };
+            let last = f64::from(b.days[b.days.len() - 1] - cutoff);
+            let k = ((-last) / g).floor() + 1.0;
+            let gap_rule = last + k.max(1.0) * g;
+            ((w * median_wait + (1.0 - w) * gap_rule).clamp(1.0, 273.0), constant.clamp(1.0, 273.0))
+        };
+        let score = |w: Option<f64>, train: bool| -> (f64, f64, f64) {
+            let mut errors: Vec<f64> = buyers
+                .iter()
+                .filter(|b| b.train == train)
+                .map(|b| {
+                    let (blend, constant) = predict(b, w.unwrap_or(0.0));
+                    (if w.is_some() { blend } else { constant } - b.target).abs()
+                })
+                .collect();
+            let n = errors.len().max(1) as f64;
+            let mae = errors.iter().sum::<f64>() / n;
+            let share = errors.iter().filter(|e| **e <= 14.0).count() as f64 / n;
+            (mae, median(&mut errors), share)
+        };
+        let selection = Instant::now();
+        let grid: Vec<Option<f64>> = [0.0, 0.25, 0.5, 0.75, 0.9, 1.0].into_iter().map(Some).chain([None]).collect();
+        let best = grid.iter().copied().min_by(|a, b| score(*a, true).0.total_cmp(&score(*b, true).0)).flatten();
+        let selection_seconds = selection.elapsed().as_secs_f64();
+        let (mae, median_ae, share) = score(best, false);
+        let method = match best {
+            Some(w) => format!("{w}·BG/NBD truncated median + {}·gap rule", 1.0 - w),
+            None => "constant".to_owned(),
+        };
+        lines.push(line(Protocol::P3, case, "mae_days", Goal::Lower, mae, &method, fit_seconds, selection_seconds));
+        lines.push(line(
+            Protocol::P3,
+            case,
+            "median_ae_days",
+            Goal::Lower,
+            median_ae,
+            &method,
+            fit_seconds,
+            selection_seconds,
+        ));
+        lines.push(line(
+            Protocol::P3,
+            case,
+            "share_within_14d",
+            Goal::Higher,
+            share,
+            &method,
+            fit_seconds,
+            selection_seconds,
+        ));
+    }
+    Ok(lines)
+}

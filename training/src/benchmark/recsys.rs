@@ -1,0 +1,241 @@
+//! Top-10 protocols: P4 (MovieLens-100k, random and temporal splits) and P5 (Groceries, with churn). The
+//! affinity model's collaborative component and blend weights are chosen with [`select_blend`] on the
+//! protocol's own validation split, then refitted on the full train part.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::time::Instant;
+
+use super::classify::{choose_logistic, churn_lines, matrix};
+use super::data::Table;
+use super::{BenchmarkError, Goal, Line, Protocol, line};
+use crate::eval::ranking::{RankingMetrics, ranking_metrics};
+use crate::models::affinity::{
+    AffinityParams, BlendChoice, CfModel, Event, Interactions, fit_with_choice, select_blend,
+};
+use crate::models::churn::sigmoid;
+use crate::models::timing::{BgNbdFitParams, Rfm, fit_bgnbd};
+
+fn describe(choice: &BlendChoice) -> String {
+    let model = match choice.model {
+        CfModel::None => "none".to_owned(),
+        CfModel::Knn { k } => format!("item-kNN k={k}"),
+        CfModel::Ease { lambda } => format!("EASE λ={lambda}"),
+        CfModel::Als => "ALS".to_owned(),
+    };
+    format!(
+        "{model} ×{:.1} + buy-again ×{:.1} + popularity ×{:.1}",
+        choice.w_cf, choice.w_buy_again, choice.w_popularity
+    )
+}
+
+fn truth_lists(pairs: &[(u32, u32)]) -> Vec<(u32, Vec<u32>)> {
+    let mut by_user: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for &(u, i) in pairs {
+        by_user.entry(u).or_default().push(i);
+    }
+    by_user
+        .into_iter()
+        .map(|(u, mut items)| {
+            items.sort_unstable();
+            items.dedup();
+            (u, items)
+        })
+        .collect()
+}
+
+/// Chooses on the validation split, refits on train, recommends 10 to each truth user, and scores.
+fn select_fit_score(
+    validation: (&Interactions, &[(u32, Vec<u32>)], i32),
+    train: &Interactions,
+    truth: &[(u32, Vec<u32>)],
+    as_of: i32,
+    params: &AffinityParams,
+) -> Result<(RankingMetrics, String, f64, f64), BenchmarkError> {
+    let started = Instant::now();
+    let (choice, _) = select_blend(validation.0, &[], validation.2, validation.1, params)?;
+    let selection_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let model = fit_with_choice(train, &[], params, choice)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let recs: Vec<Vec<u32>> = truth
+        .iter()
+        .map(|(u, _)| {
+            let history: Vec<(u32, i32, f32)> = train.user_events(*u as usize).collect();
+            model.recommend(&history, None, as_of, 10).into_iter().map(|r| r.0).collect()
+        })
+        .collect();
+    let t: Vec<Vec<u32>> = truth.iter().map(|(_, t)| t.clone()).collect();
+    let metrics = ranking_metrics(&recs, &t, 10, train.active_items())?;
+    Ok((metrics, describe(&choice), fit_seconds, selection_seconds))
+}
+
+fn ranking_lines(protocol: Protocol, case: &str, m: &RankingMetrics, method: &str, fit: f64, select: f64) -> Vec<Line> {
+    vec![
+        line(protocol, case, "ndcg@10", Goal::Higher, m.ndcg, method, fit, select),
+        line(protocol, case, "recall@10", Goal::Higher, m.recall, method, fit, select),
+        line(protocol, case, "precision@10", Goal::Higher, m.precision, method, fit, select),
+    ]
+}
+
+const ML_USERS: usize = 943;
+const ML_ITEMS: usize = 1682;
+
+/// MovieLens rows as events: ids − 1, day = timestamp / 86,400.
+fn movielens_events(path: &Path) -> Result<Vec<Event>, BenchmarkError> {
+    let t = Table::read(path)?;
+    let (u, i, ts) = (t.col("user_id")?, t.col("item_id")?, t.col("timestamp")?);
+    (0..t.rows.len())
+        .map(|r| Ok(((t.int(r, u)? - 1) as u32, (t.int(r, i)? - 1) as u32, (t.int(r, ts)? / 86_400) as i32, 1.0)))
+        .collect()
+}
+
+fn movielens_truth(path: &Path) -> Result<Vec<(u32, Vec<u32>)>, BenchmarkError> {
+    let t = Table::read(path)?;
+    let (u, i) = (t.col("user_id")?, t.col("item_id")?);
+    let pairs = (0..t.rows.len())
+        .map(|r| Ok(((t.int(r, u)? - 1) as u32, (t.int(r, i)? - 1) as u32)))
+        .collect::<Result<Vec<_>, BenchmarkError>>()?;
+    Ok(truth_lists(&pairs))
+}
+
+/// Runs P4 on the random and the temporal split.
+pub fn p4(dir: &Path) -> Result<Vec<Line>, BenchmarkError> {
+    let params = AffinityParams {
+        shrinkage: 0.0,
+        knn_k_grid: vec![100, 200, 400],
+        ease_lambda_grid: vec![100.0, 200.0, 500.0, 1000.0, 2000.0],
+        ease_keep: ML_ITEMS,
+        candidate_pool: ML_ITEMS,
+        als_factors: 0,
+        ..AffinityParams::default()
+    };
+    let mut lines = Vec::new();
+    for case in ["random", "temporal"] {
+        let d = dir.join(case);
+        let train_events = movielens_events(&d.join("train.csv"))?;
+        let as_of = train_events.iter().map(|e| e.2).max().unwrap_or(0) + 1;
+        let train = Interactions::from_events(ML_USERS, ML_ITEMS, &train_events)?;
+        let truth = movielens_truth(&d.join("truth.csv"))?;
+        let v_events = movielens_events(&d.join("validation").join("train.csv"))?;
+        let v_as_of = v_events.iter().map(|e| e.2).max().unwrap_or(0) + 1;
+        let v_train = Interactions::from_events(ML_USERS, ML_ITEMS, &v_events)?;
+        let v_truth = movielens_truth(&d.join("validation").join("truth.csv"))?;
+        let (m, method, fit, select) = select_fit_score((&v_train, &v_truth, v_as_of), &train, &truth, as_of, &params)?;
+        lines.extend(ranking_lines(Protocol::P4, case, &m, &method, fit, select));
+    }
+    Ok(lines)
+}
+
+/// Groceries rows (`Member_number,Date,itemDescription`) as (member, item name, day).
+fn groceries_rows(path: &Path) -> Result<Vec<(i64, String, i32)>, BenchmarkError> {
+    let t = Table::read(path)?;
+    let (m, d, i) = (t.col("Member_number")?, t.col("Date")?, t.col("itemDescription")?);
+    (0..t.rows.len()).map(|r| Ok((t.int(r, m)?, t.text(r, i).to_owned(), t.day(r, d, "%d-%m-%Y")?))).collect()
+}
+
+fn groceries_truth(
+    path: &Path,
+    members: &HashMap<i64, u32>,
+    items: &HashMap<String, u32>,
+) -> Result<Vec<(u32, Vec<u32>)>, BenchmarkError> {
+    let t = Table::read(path)?;
+    let (m, i) = (t.col("Member_number")?, t.col("itemDescription")?);
+    let mut pairs = Vec::new();
+    for r in 0..t.rows.len() {
+        let member = t.int(r, m)?;
+        let (Some(&u), Some(&item)) = (members.get(&member), items.get(t.text(r, i))) else {
+            return Err(BenchmarkError::Inconsistent(format!("P5: truth row {member}/{} unknown", t.text(r, i))));
+        };
+        pairs.push((u, item));
+    }
+    Ok(truth_lists(&pairs))
+}
+
+/// Runs P5: the repurchase-aware top-10 (bought items stay recommendable) and churn.
+pub fn p5(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
+    let train_rows = groceries_rows(&dir.join("train.csv"))?;
+    let test_rows = groceries_rows(&dir.join("test.csv"))?;
+    let v_rows = groceries_rows(&dir.join("validation").join("train.csv"))?;
+    let item_names: BTreeSet<&str> = train_rows.iter().chain(&test_rows).map(|r| r.1.as_str()).collect();
+    let items: HashMap<String, u32> = item_names.iter().enumerate().map(|(i, s)| ((*s).to_owned(), i as u32)).collect();
+    let member_ids: BTreeSet<i64> = train_rows.iter().chain(&test_rows).map(|r| r.0).collect();
+    let members: HashMap<i64, u32> = member_ids.iter().enumerate().map(|(i, &m)| (m, i as u32)).collect();
+    let events = |rows: &[(i64, String, i32)]| -> Vec<Event> {
+        rows.iter().filter_map(|(m, i, d)| Some((*members.get(m)?, *items.get(i)?, *d, 1.0))).collect()
+    };
+    let (n_users, n_items) = (members.len(), items.len());
+    let train = Interactions::from_events(n_users, n_items, &events(&train_rows))?;
+    let v_train = Interactions::from_events(n_users, n_items, &events(&v_rows))?;
+    let cutoff = train_rows.iter().map(|r| r.2).max().unwrap_or(0);
+    let v_cutoff = v_rows.iter().map(|r| r.2).max().unwrap_or(0);
+    let truth = groceries_truth(&dir.join("truth_rec.csv"), &members, &items)?;
+    let v_truth = groceries_truth(&dir.join("validation").join("truth_rec.csv"), &members, &items)?;
+    let params = AffinityParams {
+        // Every item stays recommendable to its buyers (the protocol never excludes bought items).
+        repurchase_threshold: 0.0,
+        knn_k_grid: vec![20, 50, 167],
+        ease_lambda_grid: vec![100.0, 500.0, 2000.0],
+        ease_keep: n_items,
+        candidate_pool: n_items,
+        als_factors: 0,
+        ..AffinityParams::default()
+    };
+    let (m, method, fit, select) =
+        select_fit_score((&v_train, &v_truth, v_cutoff + 1), &train, &truth, cutoff + 1, &params)?;
+    let mut lines = ranking_lines(Protocol::P5, "rec", &m, &method, fit, select);
+    lines.extend(p5_churn(dir, seed, cutoff, test_rows.iter().map(|r| r.2).max().unwrap_or(cutoff))?);
+    Ok(lines)
+}
+
+/// P5 churn from `features_churn.csv`, optionally with BG/NBD's P(no purchase until the data's end).
+fn p5_churn(dir: &Path, seed: u64, cutoff: i32, end: i32) -> Result<Vec<Line>, BenchmarkError> {
+    let features = Table::read(&dir.join("features_churn.csv"))?;
+    let truth = Table::read(&dir.join("truth_churn.csv"))?;
+    let (tm, tc) = (truth.col("Member_number")?, truth.col("churned")?);
+    let mut labels = HashMap::new();
+    for r in 0..truth.rows.len() {
+        labels.insert(truth.int(r, tm)?, truth.int(r, tc)? == 1);
+    }
+    let (fm, fsplit) = (features.col("Member_number")?, features.col("split")?);
+    let names: Vec<usize> = (0..features.headers.len()).filter(|c| *c != fm && *c != fsplit).collect();
+    let (recency, visits, tenure) =
+        (features.col("recency_days")?, features.col("visits")?, features.col("tenure_days")?);
+    let mut rows: [Vec<(Vec<f64>, Rfm, bool)>; 2] = [Vec::new(), Vec::new()];
+    for r in 0..features.rows.len() {
+        let member = features.int(r, fm)?;
+        let label = *labels
+            .get(&member)
+            .ok_or_else(|| BenchmarkError::Inconsistent(format!("P5: no churn truth for member {member}")))?;
+        let values = names.iter().map(|&c| features.num(r, c)).collect::<Result<Vec<_>, _>>()?;
+        let (rec, t) = (features.num(r, recency)?, features.num(r, tenure)?);
+        let summary = Rfm { x: (features.num(r, visits)? - 1.0).max(0.0), t_x: (t - rec).max(0.0), t };
+        rows[usize::from(features.text(r, fsplit) != "train")].push((values, summary, label));
+    }
+    let started = Instant::now();
+    let train_summaries: Vec<Rfm> = rows[0].iter().map(|r| r.1).collect();
+    let bgnbd = fit_bgnbd(&train_summaries, &BgNbdFitParams::default())?.params;
+    let bgnbd_seconds = started.elapsed().as_secs_f64();
+    let horizon = f64::from(end - cutoff);
+    let build = |set: &[(Vec<f64>, Rfm, bool)]| -> Vec<crate::features::FeatureMatrix> {
+        let base: Vec<(String, Vec<f64>)> = names
+            .iter()
+            .enumerate()
+            .map(|(j, &c)| (features.headers[c].clone(), set.iter().map(|r| r.0[j]).collect()))
+            .collect();
+        let rfm3: Vec<(String, Vec<f64>)> =
+            base.iter().filter(|(n, _)| ["recency_days", "visits", "rows"].contains(&n.as_str())).cloned().collect();
+        let mut with_bgnbd = base.clone();
+        with_bgnbd
+            .push(("bgnbd_p_no_purchase".into(), set.iter().map(|r| bgnbd.p_no_purchase(&r.1, horizon)).collect()));
+        vec![matrix(rfm3), matrix(base), matrix(with_bgnbd)]
+    };
+    let y_train: Vec<bool> = rows[0].iter().map(|r| r.2).collect();
+    let y_test: Vec<bool> = rows[1].iter().map(|r| r.2).collect();
+    let chosen = choose_logistic(&build(&rows[0]), &y_train, seed)?;
+    let x_test = build(&rows[1]).swap_remove(chosen.candidate);
+    let p: Vec<f64> = chosen.scorer.logits(&x_test).into_iter().map(sigmoid).collect();
+    let method = format!("logistic {} α={}", ["RFM3", "7 features", "7 + BG/NBD"][chosen.candidate], chosen.alpha);
+    let fit = chosen.fit_seconds + if chosen.candidate == 2 { bgnbd_seconds } else { 0.0 };
+    Ok(churn_lines(Protocol::P5, "churn", &method, &y_test, &p, fit, chosen.selection_seconds + bgnbd_seconds))
+}
