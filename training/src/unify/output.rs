@@ -83,7 +83,7 @@ pub fn write_profiles(profiles: &ProfileTable, path: &Path) -> Result<(), Output
     let n = profiles.customer_ids.len();
     let first = profile_frame(profiles, 0..n.min(ROW_GROUP)).map_err(polars_error)?;
     let file = File::create(path).map_err(io_error(path))?;
-    let mut writer = ParquetWriter::new(BufWriter::new(file)).batched(&first.schema()).map_err(polars_error)?;
+    let mut writer = ParquetWriter::new(BufWriter::new(file)).batched(first.schema()).map_err(polars_error)?;
     writer.write_batch(&first).map_err(polars_error)?;
     drop(first);
     let mut start = ROW_GROUP;
