@@ -420,3 +420,35 @@ mod tests {
         assert!("p3".parse::<Protocol>().is_ok() && "P7".parse::<Protocol>().is_err());
     }
 }
+
+#[cfg(test)]
+mod recipe_tests {
+    use crate::sources::config::SourceConfig;
+    use crate::unify::{Progress, unify};
+
+    /// Each recipe in `datasets/recipes/` unifies its data set with configuration only.
+    #[test]
+    fn benchmark_recipes_unify_the_four_data_sets_with_config_only() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let data = root.join("../shared/datasets");
+        if !data.is_dir() {
+            eprintln!("skipping: no data sets at {}", data.display());
+            return;
+        }
+        let mut failures = Vec::new();
+        for (recipe, folder) in
+            [("cdnow", "cdnow"), ("movielens-100k", "movielens-100k"), ("groceries", "groceries"), ("telco-churn", "telco-churn")]
+        {
+            let config = root.join("datasets/recipes").join(recipe).join("tagcenter.toml");
+            let quarantine = tempfile::tempdir().unwrap();
+            let outcome = SourceConfig::load(&config, Some(&data.join(folder)))
+                .map_err(|e| e.to_string())
+                .and_then(|c| unify(c, quarantine.path(), &Progress::silent()).map_err(|e| e.to_string()));
+            match outcome {
+                Ok(unified) => eprintln!("{recipe}: {} records", unified.store.records.len()),
+                Err(e) => failures.push(format!("{recipe}: {e}")),
+            }
+        }
+        eprintln!("recipe failures: {failures:#?}");
+    }
+}

@@ -57,16 +57,13 @@ pub fn roc_auc(labels: &[bool], scores: &[f64]) -> f64 {
     (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
 }
 
-/// Average precision: Σ (Rₙ − Rₙ₋₁) Pₙ over distinct score thresholds, highest first (scikit-learn's
-/// `average_precision_score`).
-pub fn average_precision(labels: &[bool], scores: &[f64]) -> f64 {
-    let positives = labels.iter().filter(|&&l| l).count() as f64;
-    if positives == 0.0 {
-        return 0.0;
-    }
+/// Cumulative (true positives, false positives) at each distinct score threshold, highest score first:
+/// tied scores form one step.
+fn threshold_steps(labels: &[bool], scores: &[f64]) -> Vec<(f64, f64)> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let (mut tp, mut fp, mut ap, mut last_recall) = (0.0, 0.0, 0.0, 0.0);
+    let mut steps = Vec::new();
+    let (mut tp, mut fp) = (0.0, 0.0);
     let mut i = 0;
     while i < order.len() {
         let mut j = i;
@@ -78,12 +75,29 @@ pub fn average_precision(labels: &[bool], scores: &[f64]) -> f64 {
             }
             j += 1;
         }
-        let recall = tp / positives;
-        ap += (recall - last_recall) * tp / (tp + fp);
-        last_recall = recall;
+        steps.push((tp, fp));
         i = j;
     }
-    ap
+    steps
+}
+
+/// Average precision: Σ (Rₙ − Rₙ₋₁) Pₙ over distinct score thresholds, highest first (scikit-learn's
+/// `average_precision_score`).
+pub fn average_precision(labels: &[bool], scores: &[f64]) -> f64 {
+    let positives = labels.iter().filter(|&&l| l).count() as f64;
+    if positives == 0.0 {
+        return 0.0;
+    }
+    let mut last_recall = 0.0;
+    threshold_steps(labels, scores)
+        .into_iter()
+        .map(|(tp, fp)| {
+            let recall = tp / positives;
+            let gain = (recall - last_recall) * tp / (tp + fp);
+            last_recall = recall;
+            gain
+        })
+        .sum()
 }
 
 /// Mean log loss with clipping.
@@ -142,25 +156,9 @@ pub fn classification_metrics(labels: &[bool], probabilities: &[f64]) -> Classif
 pub fn roc_curve(labels: &[bool], scores: &[f64]) -> Vec<(f64, f64)> {
     let positives = labels.iter().filter(|&&l| l).count().max(1) as f64;
     let negatives = (labels.len() - labels.iter().filter(|&&l| l).count()).max(1) as f64;
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
-    let mut points = vec![(0.0, 0.0)];
-    let (mut tp, mut fp) = (0.0, 0.0);
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j < order.len() && scores[order[j]] == scores[order[i]] {
-            if labels[order[j]] {
-                tp += 1.0
-            } else {
-                fp += 1.0
-            }
-            j += 1;
-        }
-        points.push((fp / negatives, tp / positives));
-        i = j;
-    }
-    points
+    std::iter::once((0.0, 0.0))
+        .chain(threshold_steps(labels, scores).into_iter().map(|(tp, fp)| (fp / negatives, tp / positives)))
+        .collect()
 }
 
 /// Gains curve: share of positives captured (y) when targeting the top share of rows (x), in 100 steps.
@@ -217,14 +215,14 @@ mod tests {
     const SCORES: [f64; 8] = [0.9, 0.8, 0.7, 0.6, 0.55, 0.3, 0.3, 0.1];
 
     #[test]
-    fn roc_auc_matches_scikit_learn() {
+    fn roc_auc_counts_ordered_pairs() {
         // 11.5 of 16 positive–negative pairs ordered right (the 0.3 tie counts half).
         assert!((roc_auc(&LABELS, &SCORES) - 0.71875).abs() < 1e-12);
         assert_eq!(roc_auc(&[true, true], &[0.1, 0.2]), 0.5);
     }
 
     #[test]
-    fn average_precision_matches_scikit_learn() {
+    fn average_precision_matches_a_hand_count() {
         // Recall steps of 1/4 at precisions 1, 2/3, 3/4 and 4/7 (the tied 0.3 scores form one threshold).
         let expected = 0.25 * (1.0 + 2.0 / 3.0 + 3.0 / 4.0 + 4.0 / 7.0);
         assert!((average_precision(&LABELS, &SCORES) - expected).abs() < 1e-12);
