@@ -436,9 +436,12 @@ mod recipe_tests {
             return;
         }
         let mut failures = Vec::new();
-        for (recipe, folder) in
-            [("cdnow", "cdnow"), ("movielens-100k", "movielens-100k"), ("groceries", "groceries"), ("telco-churn", "telco-churn")]
-        {
+        for (recipe, folder) in [
+            ("cdnow", "cdnow"),
+            ("movielens-100k", "movielens-100k"),
+            ("groceries", "groceries"),
+            ("telco-churn", "telco-churn"),
+        ] {
             let config = root.join("datasets/recipes").join(recipe).join("tagcenter.toml");
             let quarantine = tempfile::tempdir().unwrap();
             let outcome = SourceConfig::load(&config, Some(&data.join(folder)))
