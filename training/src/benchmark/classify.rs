@@ -17,7 +17,6 @@ use crate::models::churn::{LogisticScorer, sigmoid};
 pub const ALPHAS: [f64; 6] = [0.01, 0.1, 1.0, 3.0, 10.0, 30.0];
 
 /// Newton iterations at most (the penalized log-likelihood is strictly concave; 5–10 usually suffice).
-pub const MAX_NEWTON_ITERATIONS: usize = 50;
 
 /// A validation-chosen, refitted logistic regression.
 #[derive(Debug, Clone)]
@@ -131,106 +130,9 @@ pub fn matrix(columns: Vec<(String, Vec<f64>)>) -> FeatureMatrix {
     FeatureMatrix { names: columns.into_iter().map(|c| c.0).collect(), n_rows, data }
 }
 
-/// Fits the same model as [`LogisticScorer::fit`] (standardized features, L2 penalty ½·α·‖w‖² on the
-/// coefficients, intercept unpenalized, churn = positive class) by Newton's method with a Cholesky solve:
-/// exact to 1e-10 in a handful of iterations, where linfa's L-BFGS takes ~12 ms per iteration on the P6
-/// matrix (5,634 × 61), over the 2× fit-time budget.
+/// Logistic regression by Newton's method: delegates to [`LogisticScorer::fit_newton`].
 pub fn newton_logistic(x: &FeatureMatrix, y: &[bool], alpha: f64) -> Result<LogisticScorer, BenchmarkError> {
-    let (n, w) = (x.n_rows, x.n_cols());
-    if n == 0 || y.len() != n {
-        return Err(BenchmarkError::Inconsistent(format!("logistic fit: {n} rows, {} labels", y.len())));
-    }
-    let mut means = vec![0.0; w];
-    for i in 0..n {
-        for (m, v) in means.iter_mut().zip(x.row(i)) {
-            *m += v / n as f64;
-        }
-    }
-    let mut stds = vec![0.0; w];
-    for i in 0..n {
-        for ((s, v), m) in stds.iter_mut().zip(x.row(i)).zip(&means) {
-            *s += (v - m).powi(2) / n as f64;
-        }
-    }
-    for s in &mut stds {
-        *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
-    }
-    // Standardized design with a leading intercept column.
-    let d = w + 1;
-    let mut z = Vec::with_capacity(n * d);
-    for i in 0..n {
-        z.push(1.0);
-        z.extend(x.row(i).iter().zip(&means).zip(&stds).map(|((v, m), s)| (v - m) / s));
-    }
-    let mut beta = vec![0.0; d];
-    for _ in 0..MAX_NEWTON_ITERATIONS {
-        let mut gradient = vec![0.0; d];
-        let mut hessian = vec![0.0; d * d];
-        for i in 0..n {
-            let row = &z[i * d..(i + 1) * d];
-            let p = sigmoid(row.iter().zip(&beta).map(|(a, b)| a * b).sum());
-            let residual = p - f64::from(u8::from(y[i]));
-            let weight = (p * (1.0 - p)).max(1e-12);
-            for a in 0..d {
-                gradient[a] += residual * row[a];
-                let wa = weight * row[a];
-                for b in 0..=a {
-                    hessian[a * d + b] += wa * row[b];
-                }
-            }
-        }
-        for a in 1..d {
-            gradient[a] += alpha * beta[a];
-            hessian[a * d + a] += alpha;
-        }
-        hessian[0] += 1e-9;
-        let step = cholesky_solve(&mut hessian, &gradient, d)
-            .ok_or_else(|| BenchmarkError::Inconsistent("logistic Hessian is not positive definite".into()))?;
-        let largest = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
-        for (b, s) in beta.iter_mut().zip(&step) {
-            *b -= s;
-        }
-        if largest < 1e-10 {
-            break;
-        }
-    }
-    Ok(LogisticScorer { means, stds, coefficients: beta[1..].to_vec(), intercept: beta[0] })
-}
-
-/// Solves `A x = b` for symmetric positive definite `A` (lower triangle filled, row-major, overwritten).
-fn cholesky_solve(a: &mut [f64], b: &[f64], d: usize) -> Option<Vec<f64>> {
-    for j in 0..d {
-        let mut diagonal = a[j * d + j];
-        for k in 0..j {
-            diagonal -= a[j * d + k] * a[j * d + k];
-        }
-        if diagonal <= 0.0 || !diagonal.is_finite() {
-            return None;
-        }
-        let l = diagonal.sqrt();
-        a[j * d + j] = l;
-        for i in j + 1..d {
-            let mut v = a[i * d + j];
-            for k in 0..j {
-                v -= a[i * d + k] * a[j * d + k];
-            }
-            a[i * d + j] = v / l;
-        }
-    }
-    let mut x = b.to_vec();
-    for i in 0..d {
-        for k in 0..i {
-            x[i] -= a[i * d + k] * x[k];
-        }
-        x[i] /= a[i * d + i];
-    }
-    for i in (0..d).rev() {
-        for k in i + 1..d {
-            x[i] -= a[k * d + i] * x[k];
-        }
-        x[i] /= a[i * d + i];
-    }
-    Some(x)
+    LogisticScorer::fit_newton(x, y, alpha).map_err(|e| BenchmarkError::Inconsistent(e.to_string()))
 }
 
 #[cfg(test)]

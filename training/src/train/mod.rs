@@ -277,7 +277,7 @@ fn recency_baseline(train: &View, train_labels: &[bool], eval: &View) -> Result<
         n_rows: view.buyers.len(),
         data: recency_scores(view),
     };
-    let scorer = LogisticScorer::fit(&matrix(train), train_labels, 1.0, 100)?;
+    let scorer = LogisticScorer::fit_newton(&matrix(train), train_labels, 1.0)?;
     Ok(scorer.logits(&matrix(eval)).into_iter().map(crate::models::churn::sigmoid).collect())
 }
 
