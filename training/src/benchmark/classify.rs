@@ -16,8 +16,6 @@ use crate::models::churn::{LogisticScorer, sigmoid};
 /// L2 strengths tried (linfa's penalty ½·α·‖w‖² on standardized features; α = 1 is scikit-learn's C = 1).
 pub const ALPHAS: [f64; 6] = [0.01, 0.1, 1.0, 3.0, 10.0, 30.0];
 
-/// Newton iterations at most (the penalized log-likelihood is strictly concave; 5–10 usually suffice).
-
 /// A validation-chosen, refitted logistic regression.
 #[derive(Debug, Clone)]
 pub struct Chosen {

@@ -125,8 +125,6 @@ impl LogisticScorer {
         Ok(Self { means, stds, coefficients: beta[1..].to_vec(), intercept: beta[0] })
     }
 
-    /// Solves `A x = b` for symmetric positive definite `A` (lower triangle filled, row-major, overwritten).
-
     /// Log-odds of churn of each row.
     pub fn logits(&self, x: &FeatureMatrix) -> Vec<f64> {
         (0..x.n_rows).map(|i| self.logit(x.row(i))).collect()
@@ -161,7 +159,7 @@ impl LogisticScorer {
     }
 }
 
-/// Newton iterations at most.
+/// Newton iterations at most (the penalized log-likelihood is strictly concave; 5–10 usually suffice).
 const MAX_NEWTON_ITERATIONS: usize = 50;
 
 /// Solves `a x = b` for a symmetric positive definite `a` (lower triangle used), in place.
