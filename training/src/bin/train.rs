@@ -50,12 +50,8 @@ enum Command {
     },
     /// Unify a config's sources, train and backtest the models, and write a versioned bundle.
     Train {
-        /// The source config (TOML).
-        #[arg(long)]
-        config: PathBuf,
-        /// Folder holding the source files (default: the config's folder).
-        #[arg(long)]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        source: SourceArgs,
         /// Output folder (unified/, report/, exports/).
         #[arg(long)]
         out: PathBuf,
@@ -88,12 +84,8 @@ enum Command {
     },
     /// Read, clean and link every source of a config into unified profiles.
     Unify {
-        /// The source config (TOML).
-        #[arg(long)]
-        config: PathBuf,
-        /// Folder holding the source files (default: the config's folder).
-        #[arg(long)]
-        data: Option<PathBuf>,
+        #[command(flatten)]
+        source: SourceArgs,
         /// Output folder.
         #[arg(long)]
         out: PathBuf,
@@ -136,6 +128,17 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// Which retailer data to read.
+#[derive(clap::Args, Debug, Clone)]
+struct SourceArgs {
+    /// The source config (TOML).
+    #[arg(long)]
+    config: PathBuf,
+    /// Folder holding the source files (default: the config's folder).
+    #[arg(long)]
+    data: Option<PathBuf>,
 }
 
 /// How the CSV exports are laid out.
@@ -219,13 +222,13 @@ fn run(cli: Cli) -> Result<()> {
                 None => Ok(()),
             }
         }
-        Command::Train { config, data, out, models, horizon, seed, export } => {
-            let unified = run_unify(&config, data.as_deref(), &out.join("unified"), None, None)?;
+        Command::Train { source, out, models, horizon, seed, export } => {
+            let unified = run_unify(&source.config, source.data.as_deref(), &out.join("unified"), None, None)?;
             run_train(&unified, &out, &models, horizon, seed, &export)
         }
         Command::Generate { customers, seed, no_defects, out } => generate_into(&out, customers, seed, !no_defects),
-        Command::Unify { config, data, out, as_of, truth } => {
-            run_unify(&config, data.as_deref(), &out, as_of, truth.as_deref()).map(drop)
+        Command::Unify { source, out, as_of, truth } => {
+            run_unify(&source.config, source.data.as_deref(), &out, as_of, truth.as_deref()).map(drop)
         }
         Command::Explain { out, key } => explain(&out, &key),
         Command::BenchUnify { customers, work } => bench_unify(&customers, &work),
