@@ -22,6 +22,12 @@ impl Interner {
         i
     }
 
+    /// Makes room for `additional` more strings (one rehash instead of several while growing).
+    pub fn reserve(&mut self, additional: usize) {
+        self.index.reserve(additional);
+        self.strings.reserve(additional);
+    }
+
     /// The index of `text` if it was interned.
     pub fn get(&self, text: &str) -> Option<u32> {
         self.index.get(text).copied()

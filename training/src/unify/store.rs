@@ -71,6 +71,8 @@ impl Store {
                 self.channels.len() - 1
             }
         } as u8;
+        self.records.reserve(batch.records.len());
+        self.keys.reserve(batch.keys.len());
         let mut qualified = String::new();
         let record_map: Vec<u32> = batch
             .records
