@@ -84,38 +84,14 @@ pub fn churn_lines(
     fit_seconds: f64,
     selection_seconds: f64,
 ) -> Vec<Line> {
-    vec![
-        line(
-            protocol,
-            case,
-            "roc_auc",
-            Goal::Higher,
-            roc_auc(labels, probabilities),
-            method,
-            fit_seconds,
-            selection_seconds,
-        ),
-        line(
-            protocol,
-            case,
-            "pr_auc",
-            Goal::Higher,
-            average_precision(labels, probabilities),
-            method,
-            fit_seconds,
-            selection_seconds,
-        ),
-        line(
-            protocol,
-            case,
-            "log_loss",
-            Goal::Lower,
-            log_loss(labels, probabilities),
-            method,
-            fit_seconds,
-            selection_seconds,
-        ),
+    [
+        ("roc_auc", Goal::Higher, roc_auc(labels, probabilities)),
+        ("pr_auc", Goal::Higher, average_precision(labels, probabilities)),
+        ("log_loss", Goal::Lower, log_loss(labels, probabilities)),
     ]
+    .into_iter()
+    .map(|(metric, goal, value)| line(protocol, case, metric, goal, value, method, fit_seconds, selection_seconds))
+    .collect()
 }
 
 /// A dense matrix from named columns of equal length.
