@@ -19,6 +19,7 @@ pub mod dto;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
+pub mod render;
 pub mod routes;
 pub mod state;
 

@@ -10,12 +10,30 @@ use super::auth::ApiKeys;
 use super::config::ServerConfig;
 use super::error::ApiError;
 use super::metrics::Metrics;
+use super::render::ItemFragments;
 use crate::inference::{Model, ModelError};
+
+/// A model as served: the model and the JSON fragments rendered once for it.
+#[derive(Debug)]
+pub struct ServedModel {
+    /// The model.
+    pub model: Arc<Model>,
+    /// Its items' pre-rendered JSON, for the recommendation answers.
+    pub fragments: ItemFragments,
+}
+
+impl ServedModel {
+    /// Renders the fragments of `model`.
+    pub fn new(model: Model) -> Self {
+        let fragments = ItemFragments::new(&model);
+        Self { model: Arc::new(model), fragments }
+    }
+}
 
 /// State shared by all workers.
 #[derive(Debug)]
 pub struct AppState {
-    model: ArcSwapOption<Model>,
+    model: ArcSwapOption<ServedModel>,
     /// API keys.
     pub keys: ApiKeys,
     /// Validated configuration.
@@ -52,6 +70,11 @@ impl AppState {
 
     /// The active model, or 503 when none is loaded.
     pub fn model(&self) -> Result<Arc<Model>, ApiError> {
+        self.model.load().as_ref().map(|served| served.model.clone()).ok_or(ApiError::NoModel)
+    }
+
+    /// The active model with its rendered fragments, or 503 when none is loaded.
+    pub fn served(&self) -> Result<Arc<ServedModel>, ApiError> {
         self.model.load_full().ok_or(ApiError::NoModel)
     }
 
@@ -62,8 +85,12 @@ impl AppState {
 
     /// Makes `model` the active one; returns the previous.
     pub fn install(&self, model: Model) -> Option<Arc<Model>> {
-        self.metrics.record_model(model.version());
-        self.model.swap(Some(Arc::new(model)))
+        self.install_served(ServedModel::new(model))
+    }
+
+    fn install_served(&self, served: ServedModel) -> Option<Arc<Model>> {
+        self.metrics.record_model(served.model.version());
+        self.model.swap(Some(Arc::new(served))).map(|previous| previous.model.clone())
     }
 
     /// Loads the bundle at `path` (or the configured one) on a blocking thread and swaps it in. One reload
@@ -76,7 +103,7 @@ impl AppState {
             .ok_or_else(|| ApiError::BadParameter("no bundle configured: pass {\"path\": \"...\"}".to_owned()))?;
         let _one_at_a_time = self.reload_lock.lock().await;
         let load_path = path.clone();
-        let loaded = tokio::task::spawn_blocking(move || Model::load(&load_path))
+        let loaded = tokio::task::spawn_blocking(move || Model::load(&load_path).map(ServedModel::new))
             .await
             .map_err(|e| ApiError::Internal(format!("bundle loader stopped: {e}")))?;
         let model = match loaded {
@@ -87,9 +114,9 @@ impl AppState {
                 return Err(ApiError::BadBundle(err));
             }
         };
-        let outcome_version = model.version().to_owned();
-        let load_ms = model.load_time().as_secs_f64() * 1000.0;
-        let previous = self.install(model);
+        let outcome_version = model.model.version().to_owned();
+        let load_ms = model.model.load_time().as_secs_f64() * 1000.0;
+        let previous = self.install_served(model);
         self.metrics.record_reload(true);
         tracing::info!(path = %path.display(), version = %outcome_version, load_ms, "model reloaded");
         Ok(ReloadOutcome {

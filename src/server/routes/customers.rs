@@ -1,6 +1,7 @@
 //! Per-customer routes: profile, churn, recommendations, promotion timing. `{key}` is the unified
 //! customer ID or a source-qualified key (`web:10342`).
 
+use actix_web::http::header::ContentType;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -9,7 +10,7 @@ use super::{CHURN, CUSTOMER, CUSTOMER_RECS, TIMING, cap_k, category, items, reso
 use crate::inference::InferenceError;
 use crate::inference::recommend::RecQuery;
 use crate::server::auth;
-use crate::server::dto::{ChurnResponse, CustomerResponse, RecommendationsResponse, TimingResponse};
+use crate::server::dto::{ChurnResponse, CustomerResponse, TimingResponse};
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 
@@ -54,16 +55,18 @@ async fn get_recommendations(
     key: web::Path<String>,
     params: web::Query<RecParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let model = state.model()?;
+    let served = state.served()?;
+    let model = &served.model;
     let customer = match model.resolve(&key) {
         Ok(c) => Some(c),
         // A customer the model has never seen gets the popularity fallback.
         Err(InferenceError::UnknownCustomer(_)) => None,
         Err(err) => return Err(err.into()),
     };
-    let (exclude, _) = items(&state, &model, params.exclude.as_deref().unwrap_or("").split(','), "exclude")?;
+    let (exclude, _) = items(&state, model, params.exclude.as_deref().unwrap_or("").split(','), "exclude")?;
     let query =
-        RecQuery { k: cap_k(&state, params.k)?, category: category(&model, params.category.as_deref())?, exclude };
+        RecQuery { k: cap_k(&state, params.k)?, category: category(model, params.category.as_deref())?, exclude };
     let list = model.recommend(customer, &query);
-    Ok(HttpResponse::Ok().json(RecommendationsResponse::new(&model, customer, &list)))
+    let body = served.fragments.recommendations(model, customer, &list, &[]);
+    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body))
 }

@@ -1,5 +1,6 @@
 //! Item routes for storefronts: similar items, and recommendations for an anonymous basket.
 
+use actix_web::http::header::ContentType;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -8,7 +9,7 @@ use super::{BASKET_RECS, SIMILAR, cap_k, category, items, resource};
 use crate::inference::InferenceError;
 use crate::inference::recommend::RecQuery;
 use crate::server::auth;
-use crate::server::dto::{BasketRequest, RecItem, RecommendationsResponse, SimilarResponse};
+use crate::server::dto::{BasketRequest, RecItem, SimilarResponse};
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 
@@ -45,18 +46,18 @@ async fn get_similar(
 }
 
 async fn post_basket(state: web::Data<AppState>, body: web::Json<BasketRequest>) -> Result<HttpResponse, ApiError> {
-    let model = state.model()?;
+    let served = state.served()?;
+    let model = &served.model;
     let body = body.into_inner();
-    let (basket, unknown) = items(&state, &model, body.items.iter().map(String::as_str), "items")?;
-    let (exclude, _) = items(&state, &model, body.exclude.iter().map(String::as_str), "exclude")?;
+    let (basket, unknown) = items(&state, model, body.items.iter().map(String::as_str), "items")?;
+    let (exclude, _) = items(&state, model, body.exclude.iter().map(String::as_str), "exclude")?;
     let customer = match body.customer.as_deref().map(|k| model.resolve(k)) {
         None | Some(Err(InferenceError::UnknownCustomer(_))) => None,
         Some(Ok(c)) => Some(c),
         Some(Err(err)) => return Err(err.into()),
     };
-    let query = RecQuery { k: cap_k(&state, body.k)?, category: category(&model, body.category.as_deref())?, exclude };
+    let query = RecQuery { k: cap_k(&state, body.k)?, category: category(model, body.category.as_deref())?, exclude };
     let list = model.recommend_for_basket(&basket, customer, &query);
-    let mut response = RecommendationsResponse::new(&model, customer, &list);
-    response.unknown_items = unknown;
-    Ok(HttpResponse::Ok().json(response))
+    let body = served.fragments.recommendations(model, customer, &list, &unknown);
+    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body))
 }
