@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 
 use super::InferenceError;
+use crate::bundle::memory::{filled_vec, zeroed_vec};
 use crate::bundle::{
-    BundleContents, BundleError, BundleHeader, ColumnValues, ModelBundle, RecReason, TagInfo, Urgency,
+    BundleContents, BundleError, BundleHeader, ColumnValues, Decoded, ModelBundle, RecReason, StrColumn, TagInfo,
+    Urgency,
 };
 use crate::domain::{CustomerId, SourceKey};
 
@@ -128,13 +130,20 @@ pub struct TimingView {
 #[derive(Debug)]
 pub struct Model {
     pub(crate) header: BundleHeader,
+    /// The contents, except the customer IDs and keys (empty here, held as columns below).
     pub(crate) c: BundleContents,
-    /// Customer `c` owns `key_slots[key_offsets[c]..key_offsets[c + 1]]`, indices into `customers.keys`.
+    /// Unified customer IDs, sorted; a customer index indexes this.
+    ids: StrColumn,
+    /// Source-qualified keys, sorted.
+    keys: StrColumn,
+    /// Customer index of each key.
+    key_customers: Vec<u32>,
+    /// Customer `c` owns `key_slots[key_offsets[c]..key_offsets[c + 1]]`, indices into `keys`.
     key_offsets: Vec<u32>,
     key_slots: Vec<u32>,
-    /// Hash index over `customers.keys` (slot → key position).
+    /// Hash index over `keys` (slot → key position).
     key_index: StrIndex,
-    /// Hash index over `customers.ids`.
+    /// Hash index over `ids`.
     id_index: StrIndex,
     /// Scored customers, highest value at risk first.
     pub(crate) at_risk_order: Vec<u32>,
@@ -224,7 +233,7 @@ impl StrIndex {
     fn build<'a>(texts: impl ExactSizeIterator<Item = &'a str>) -> Self {
         let capacity = (texts.len() * 2).next_power_of_two().max(16);
         let mask = capacity - 1;
-        let mut slots = vec![u32::MAX; capacity];
+        let mut slots = filled_vec(capacity, u32::MAX);
         for (position, text) in texts.enumerate() {
             let mut at = hash_str(text) as usize & mask;
             while slots[at] != u32::MAX {
@@ -253,6 +262,35 @@ impl StrIndex {
     }
 }
 
+/// The lookups [`Model::check_and_index`] builds.
+struct Prepared {
+    key_offsets: Vec<u32>,
+    key_slots: Vec<u32>,
+    id_index: StrIndex,
+    at_risk_order: Vec<u32>,
+}
+
+/// Scored customers (finite probability) by value at risk, highest first (missing values last), ties by
+/// index: one sort of `u64`s whose high half orders the value and low half is the index.
+fn at_risk_order(probability: &[f32], value_at_risk: &[f32]) -> Vec<u32> {
+    let mut order: Vec<u64> = probability
+        .iter()
+        .zip(value_at_risk)
+        .enumerate()
+        .filter(|(_, (p, _))| p.is_finite())
+        .map(|(i, (_, &v))| {
+            let v = if v.is_finite() { v } else { f32::NEG_INFINITY };
+            // Order-preserving map of the float to an unsigned integer (as `total_cmp`), then inverted
+            // so that higher values sort first.
+            let bits = v.to_bits();
+            let ordered = if bits >> 31 == 1 { !bits } else { bits | 1 << 31 };
+            (u64::from(!ordered) << 32) | i as u64
+        })
+        .collect();
+    order.sort_unstable();
+    order.into_iter().map(|k| k as u32).collect()
+}
+
 fn version_stamp(version: &str) -> u32 {
     // FNV-1a: stable across builds and platforms.
     version.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
@@ -262,28 +300,73 @@ impl Model {
     /// Reads, verifies and prepares the bundle at `path`.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
         let started = Instant::now();
-        let bundle = ModelBundle::read(path)?;
-        let mut model = Self::from_bundle(bundle)?;
+        let (header, decoded) = ModelBundle::read_columns(path)?;
+        let mut model = Self::from_decoded(header, decoded)?;
         model.load_time = started.elapsed();
         Ok(model)
     }
 
     /// Checks a bundle already in memory and prepares its lookups.
     pub fn from_bundle(bundle: ModelBundle) -> Result<Self, ModelError> {
+        let ModelBundle { header, contents: mut c } = bundle;
+        let ids = StrColumn::from_strings(&c.customers.ids).map_err(|e| bad(format!("customer IDs: {e}")))?;
+        let key_text: Vec<&str> = c.customers.keys.iter().map(|(k, _)| k.as_str()).collect();
+        let keys = StrColumn::from_strings(&key_text).map_err(|e| bad(format!("customer keys: {e}")))?;
+        let key_customers = c.customers.keys.iter().map(|(_, i)| *i).collect();
+        c.customers.ids = Vec::new();
+        c.customers.keys = Vec::new();
+        Self::from_decoded(header, Decoded { contents: c, ids, keys, key_customers })
+    }
+
+    /// Checks contents as [`ModelBundle::read_columns`] returns them and prepares the lookups: the key
+    /// index is built on a second thread while this one checks the rest.
+    pub fn from_decoded(header: BundleHeader, decoded: Decoded) -> Result<Self, ModelError> {
         let started = Instant::now();
-        let ModelBundle { header, contents: c } = bundle;
-        let n = c.customers.ids.len();
+        let Decoded { contents: c, ids, keys, key_customers } = decoded;
+        let n = ids.len();
         let m = c.items.ids.len();
         if u32::try_from(n).is_err() || u32::try_from(m).is_err() {
             return Err(bad("more than 2^32 customers or items"));
         }
-        if !strictly_sorted(c.customers.ids.iter()) {
+        check_len("customer key indices", key_customers.len(), keys.len())?;
+        let (key_index, checked) = std::thread::scope(|scope| {
+            let key_index = scope.spawn(|| {
+                if strictly_sorted(keys.iter()) {
+                    Ok(StrIndex::build(keys.iter()))
+                } else {
+                    Err(bad("customer keys are not sorted and unique"))
+                }
+            });
+            let checked = Self::check_and_index(&c, &ids, &key_customers);
+            (key_index.join(), checked)
+        });
+        let key_index = key_index.map_err(|_| bad("building the key index failed"))??;
+        let Prepared { key_offsets, key_slots, id_index, at_risk_order } = checked?;
+        let stamp = version_stamp(&header.model_version);
+        Ok(Self {
+            header,
+            c,
+            ids,
+            keys,
+            key_customers,
+            key_offsets,
+            key_slots,
+            key_index,
+            id_index,
+            at_risk_order,
+            stamp,
+            load_time: started.elapsed(),
+        })
+    }
+
+    /// Checks every length and index of the contents and builds the lookups other than the key index.
+    fn check_and_index(c: &BundleContents, ids: &StrColumn, key_customers: &[u32]) -> Result<Prepared, ModelError> {
+        let n = ids.len();
+        let m = c.items.ids.len();
+        if !strictly_sorted(ids.iter()) {
             return Err(bad("customer IDs are not sorted and unique"));
         }
-        if !strictly_sorted(c.customers.keys.iter().map(|(k, _)| k)) {
-            return Err(bad("customer keys are not sorted and unique"));
-        }
-        check_indices("customer keys", &c.customers.keys.iter().map(|(_, i)| *i).collect::<Vec<_>>(), n)?;
+        check_indices("customer keys", key_customers, n)?;
         for column in &c.customers.profile {
             let name = format!("profile column {}", column.name);
             match &column.values {
@@ -344,44 +427,24 @@ impl Model {
         }
 
         // Keys per customer (CSR), by counting sort on the customer index.
-        let mut key_offsets = vec![0u32; n + 1];
-        for (_, customer) in &c.customers.keys {
-            key_offsets[*customer as usize + 1] += 1;
+        let mut key_offsets = zeroed_vec::<u32>(n + 1);
+        for &customer in key_customers {
+            key_offsets[customer as usize + 1] += 1;
         }
         for i in 0..n {
             key_offsets[i + 1] += key_offsets[i];
         }
         let mut fill = key_offsets.clone();
-        let mut key_slots = vec![0u32; c.customers.keys.len()];
-        for (slot, (_, customer)) in c.customers.keys.iter().enumerate() {
-            let at = &mut fill[*customer as usize];
+        let mut key_slots = zeroed_vec::<u32>(key_customers.len());
+        for (slot, &customer) in key_customers.iter().enumerate() {
+            let at = &mut fill[customer as usize];
             key_slots[*at as usize] = slot as u32;
             *at += 1;
         }
 
-        // At-risk ranking: scored customers by value at risk (missing last), ties by index.
-        let mut at_risk_order: Vec<u32> =
-            (0..n as u32).filter(|&i| churn.probability[i as usize].is_finite()).collect();
-        let var = |i: u32| {
-            let v = churn.value_at_risk[i as usize];
-            if v.is_finite() { v } else { f32::NEG_INFINITY }
-        };
-        at_risk_order.sort_unstable_by(|&a, &b| var(b).total_cmp(&var(a)).then(a.cmp(&b)));
-
-        let key_index = StrIndex::build(c.customers.keys.iter().map(|(k, _)| k.as_str()));
-        let id_index = StrIndex::build(c.customers.ids.iter().map(String::as_str));
-        let stamp = version_stamp(&header.model_version);
-        Ok(Self {
-            header,
-            c,
-            key_offsets,
-            key_slots,
-            key_index,
-            id_index,
-            at_risk_order,
-            stamp,
-            load_time: started.elapsed(),
-        })
+        let at_risk_order = at_risk_order(&churn.probability, &churn.value_at_risk);
+        let id_index = StrIndex::build(ids.iter());
+        Ok(Prepared { key_offsets, key_slots, id_index, at_risk_order })
     }
 
     /// The bundle header (version, as-of date, metrics).
@@ -401,7 +464,7 @@ impl Model {
 
     /// Number of customers.
     pub fn customer_count(&self) -> usize {
-        self.c.customers.ids.len()
+        self.ids.len()
     }
 
     /// Number of items.
@@ -419,18 +482,18 @@ impl Model {
     /// Malformed text is [`InferenceError::BadKey`]; a well-formed key nobody has is
     /// [`InferenceError::UnknownCustomer`].
     pub fn resolve(&self, key: &str) -> Result<CustomerIdx, InferenceError> {
-        let keys = &self.c.customers.keys;
-        let ids = &self.c.customers.ids;
+        let keys = &self.keys;
+        let ids = &self.ids;
         // Fast path: the text is exactly a key or ID of the bundle (so it is well-formed).
-        if let Some(slot) = self.key_index.find(key, |i| keys[i].0.as_str()) {
-            return Ok(CustomerIdx(keys[slot].1));
+        if let Some(slot) = self.key_index.find(key, |i| keys.get(i)) {
+            return Ok(CustomerIdx(self.key_customers[slot]));
         }
         let found = if let Some(id) = CustomerId::parse(key) {
-            self.id_index.find(id.as_str(), |i| ids[i].as_str())
+            self.id_index.find(id.as_str(), |i| ids.get(i))
         } else {
             // Validate, then look up the canonical form (`web: 1` → `web:1`).
             let canonical = SourceKey::parse(key)?.to_string();
-            self.key_index.find(&canonical, |i| keys[i].0.as_str()).map(|slot| keys[slot].1 as usize)
+            self.key_index.find(&canonical, |i| keys.get(i)).map(|slot| self.key_customers[slot] as usize)
         };
         found.map(|i| CustomerIdx(i as u32)).ok_or_else(|| InferenceError::UnknownCustomer(key.to_owned()))
     }
@@ -458,13 +521,13 @@ impl Model {
 
     /// The unified ID of a customer.
     pub fn customer_id(&self, c: CustomerIdx) -> &str {
-        &self.c.customers.ids[c.get()]
+        self.ids.get(c.get())
     }
 
     /// The source keys of a customer.
     pub fn source_keys(&self, c: CustomerIdx) -> impl Iterator<Item = &str> {
         let range = self.key_offsets[c.get()] as usize..self.key_offsets[c.get() + 1] as usize;
-        self.key_slots[range].iter().map(|&slot| self.c.customers.keys[slot as usize].0.as_str())
+        self.key_slots[range].iter().map(|&slot| self.keys.get(slot as usize))
     }
 
     /// An item's ID.
@@ -615,10 +678,10 @@ mod tests {
     #[test]
     fn every_key_and_id_of_a_bundle_resolves_to_its_customer() {
         let model = Model::from_bundle(SyntheticParams::new(3_000, 20).build()).unwrap();
-        for (key, customer) in &model.c.customers.keys {
+        for (key, customer) in model.keys.iter().zip(&model.key_customers) {
             assert_eq!(model.resolve(key).unwrap(), CustomerIdx(*customer), "{key}");
         }
-        for (i, id) in model.c.customers.ids.iter().enumerate() {
+        for (i, id) in model.ids.iter().enumerate() {
             assert_eq!(model.resolve(id).unwrap(), CustomerIdx(i as u32));
         }
         assert_eq!(model.resolve(" web:5 ").unwrap(), model.resolve("web:5").unwrap(), "canonical form");
@@ -653,6 +716,20 @@ mod tests {
         bundle.contents.churn.probability.pop();
         let err = Model::from_bundle(bundle).unwrap_err();
         assert!(err.to_string().contains("churn probabilities"), "{err}");
+    }
+
+    #[test]
+    fn the_at_risk_order_matches_a_comparison_sort() {
+        let specials = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 1.5, -2.0, 1.5, f32::MIN_POSITIVE];
+        let values: Vec<f32> = (0..500).map(|i| specials[i % specials.len()] * (1 + i % 7) as f32).collect();
+        let probability: Vec<f32> = (0..500).map(|i| if i % 11 == 0 { f32::NAN } else { 0.5 }).collect();
+        let var = |i: u32| {
+            let v = values[i as usize];
+            if v.is_finite() { v } else { f32::NEG_INFINITY }
+        };
+        let mut expected: Vec<u32> = (0..500).filter(|&i| probability[i as usize].is_finite()).collect();
+        expected.sort_unstable_by(|&a, &b| var(b).total_cmp(&var(a)).then(a.cmp(&b)));
+        assert_eq!(at_risk_order(&probability, &values), expected);
     }
 
     #[test]
