@@ -2,7 +2,7 @@
 
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
-use ndarray::Array1;
+use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use super::ChurnError;
@@ -85,26 +85,29 @@ impl LogisticScorer {
         }
         // Standardized design with a leading intercept column.
         let d = w + 1;
-        let mut z = Vec::with_capacity(n * d);
-        for i in 0..n {
-            z.push(1.0);
-            z.extend(x.row(i).iter().zip(&means).zip(&stds).map(|((v, m), s)| (v - m) / s));
+        let mut z = Array2::<f64>::zeros((n, d));
+        for (i, mut row) in z.rows_mut().into_iter().enumerate() {
+            row[0] = 1.0;
+            for (j, v) in x.row(i).iter().enumerate() {
+                row[j + 1] = (v - means[j]) / stds[j];
+            }
         }
-        let mut beta = vec![0.0; d];
+        let target: Array1<f64> = y.iter().map(|&v| f64::from(u8::from(v))).collect();
+        let mut beta = Array1::<f64>::zeros(d);
+        let mut weighted = Array2::<f64>::zeros((n, d));
         for _ in 0..MAX_NEWTON_ITERATIONS {
-            let mut gradient = vec![0.0; d];
+            // Gradient Zᵀ(p − y) and Hessian Zᵀ W Z by matrix products (SIMD kernels of `matrixmultiply`).
+            let p = z.dot(&beta).mapv(super::sigmoid);
+            let mut gradient = z.t().dot(&(&p - &target));
+            for ((mut out, row), pi) in weighted.rows_mut().into_iter().zip(z.rows()).zip(&p) {
+                let weight = (pi * (1.0 - pi)).max(1e-12);
+                out.zip_mut_with(&row, |o, v| *o = weight * v);
+            }
+            let product = z.t().dot(&weighted);
             let mut hessian = vec![0.0; d * d];
-            for i in 0..n {
-                let row = &z[i * d..(i + 1) * d];
-                let p = super::sigmoid(row.iter().zip(&beta).map(|(a, b)| a * b).sum());
-                let residual = p - f64::from(u8::from(y[i]));
-                let weight = (p * (1.0 - p)).max(1e-12);
-                for a in 0..d {
-                    gradient[a] += residual * row[a];
-                    let wa = weight * row[a];
-                    for b in 0..=a {
-                        hessian[a * d + b] += wa * row[b];
-                    }
+            for a in 0..d {
+                for b in 0..=a {
+                    hessian[a * d + b] = product[[a, b]];
                 }
             }
             for a in 1..d {
@@ -112,7 +115,7 @@ impl LogisticScorer {
                 hessian[a * d + a] += alpha;
             }
             hessian[0] += 1e-9;
-            let step = cholesky_solve(&mut hessian, &gradient, d)
+            let step = cholesky_solve(&mut hessian, gradient.as_slice().unwrap_or(&[]), d)
                 .ok_or_else(|| ChurnError::Logistic("Hessian is not positive definite".into()))?;
             let largest = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
             for (b, s) in beta.iter_mut().zip(&step) {
@@ -122,6 +125,7 @@ impl LogisticScorer {
                 break;
             }
         }
+        let beta = beta.to_vec();
         Ok(Self { means, stds, coefficients: beta[1..].to_vec(), intercept: beta[0] })
     }
 

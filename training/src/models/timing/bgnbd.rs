@@ -59,6 +59,29 @@ impl Rfm {
     }
 }
 
+/// Parameter-only parts of eq. 6 and its gradient.
+struct Shared {
+    ln_b_ab: f64,
+    ln_gamma_r: f64,
+    ln_alpha: f64,
+    psi_r: f64,
+    psi_b: f64,
+    psi_ab: f64,
+}
+
+/// Parts of eq. 6 and its gradient that depend on the parameters and the repeat count `x` only:
+/// `common` = ln Γ(r+x) − ln Γ(r) + r ln α, `first` / `second` = the two beta-ratio logs (second = −∞ when
+/// x = 0), and their derivatives (d/dr of `common`; d/da, d/db of the two beta ratios).
+struct PerX {
+    x: f64,
+    common: f64,
+    d_common_r: f64,
+    first: f64,
+    d_first: [f64; 2],
+    second: f64,
+    d_second: [f64; 2],
+}
+
 /// One customer's log-likelihood and its gradient with respect to (r, α, a, b).
 struct Terms {
     value: f64,
@@ -79,39 +102,75 @@ impl BgNbdParams {
     }
 
     fn terms(&self, c: &Rfm, with_gradient: bool) -> Terms {
+        self.terms_with(&self.per_x(&self.shared(), c.x), c, with_gradient)
+    }
+
+    /// The parts of eq. 6 and its gradient that depend on the parameters only.
+    fn shared(&self) -> Shared {
         let Self { r, alpha, a, b } = *self;
+        Shared {
+            ln_b_ab: ln_beta(a, b),
+            ln_gamma_r: ln_gamma(r),
+            ln_alpha: alpha.ln(),
+            psi_r: digamma(r),
+            psi_b: digamma(b),
+            psi_ab: digamma(a + b),
+        }
+    }
+
+    /// The parts of eq. 6 and its gradient that depend on the parameters and `x` only (customers sharing a
+    /// repeat count share them, so a fit computes the special functions once per distinct `x`).
+    fn per_x(&self, sh: &Shared, x: f64) -> PerX {
+        let Self { r, alpha: _, a, b } = *self;
+        let rx = r + x;
+        let psi_abx = digamma(a + b + x);
+        let d_common_r = digamma(rx) - sh.psi_r + sh.ln_alpha;
+        let common = ln_gamma(rx) - sh.ln_gamma_r + r * sh.ln_alpha;
+        let first = ln_beta(a, b + x) - sh.ln_b_ab;
+        let d_first = [sh.psi_ab - psi_abx, digamma(b + x) - psi_abx - sh.psi_b + sh.psi_ab];
+        let (second, d_second) = if x > 0.0 {
+            (
+                ln_beta(a + 1.0, b + x - 1.0) - sh.ln_b_ab,
+                [1.0 / a - psi_abx + sh.psi_ab, digamma(b + x - 1.0) - psi_abx - sh.psi_b + sh.psi_ab],
+            )
+        } else {
+            (f64::NEG_INFINITY, [0.0; 2])
+        };
+        PerX { x, common, d_common_r, first, d_first, second, d_second }
+    }
+
+    /// One customer's terms from the precomputed shared and per-`x` parts.
+    fn terms_with(&self, px: &PerX, c: &Rfm, with_gradient: bool) -> Terms {
+        let Self { r, alpha, a: _, b: _ } = *self;
         let (x, t_x, t) = (c.x, c.t_x, c.t);
         let rx = r + x;
-        let ln_b_ab = ln_beta(a, b);
-        let common = ln_gamma(rx) - ln_gamma(r) + r * alpha.ln();
         let ln_at = (alpha + t).ln();
-        let first = ln_beta(a, b + x) - ln_b_ab - rx * ln_at;
-        let (mix, w_first, second) = if x > 0.0 {
+        let first = px.first - rx * ln_at;
+        let (mix, w_first, ln_atx) = if x > 0.0 {
             let ln_atx = (alpha + t_x).ln();
-            let second = ln_beta(a + 1.0, b + x - 1.0) - ln_b_ab - rx * ln_atx;
+            let second = px.second - rx * ln_atx;
             let hi = first.max(second);
             let mix = hi + ((first - hi).exp() + (second - hi).exp()).ln();
-            (mix, (first - mix).exp(), Some((second, ln_atx)))
+            (mix, (first - mix).exp(), Some(ln_atx))
         } else {
             (first, 1.0, None)
         };
-        let value = common + mix;
+        let value = px.common + mix;
         if !with_gradient {
             return Terms { value, gradient: [0.0; 4] };
         }
-        let (psi_b, psi_ab, psi_abx) = (digamma(b), digamma(a + b), digamma(a + b + x));
         // Derivatives of the common factor and of the first term.
-        let mut d_r = digamma(rx) - digamma(r) + alpha.ln() - w_first * ln_at;
+        let mut d_r = px.d_common_r - w_first * ln_at;
         let mut d_alpha = r / alpha - w_first * rx / (alpha + t);
-        let mut d_a = w_first * (psi_ab - psi_abx);
-        let mut d_b = w_first * (digamma(b + x) - psi_abx - psi_b + psi_ab);
-        if let Some((_, ln_atx)) = second {
+        let mut d_a = w_first * px.d_first[0];
+        let mut d_b = w_first * px.d_first[1];
+        if let Some(ln_atx) = ln_atx {
             let w_second = 1.0 - w_first;
             d_r -= w_second * ln_atx;
             d_alpha -= w_second * rx / (alpha + t_x);
             // ln B(a+1, b+x−1) − ln B(a, b) = ln Γ(a+1) + ln Γ(b+x−1) − ln Γ(a+b+x) − ln Γ(a) − ln Γ(b) + ln Γ(a+b).
-            d_a += w_second * (1.0 / a - psi_abx + psi_ab);
-            d_b += w_second * (digamma(b + x - 1.0) - psi_abx - psi_b + psi_ab);
+            d_a += w_second * px.d_second[0];
+            d_b += w_second * px.d_second[1];
         }
         Terms { value, gradient: [d_r, d_alpha, d_a, d_b] }
     }
@@ -259,6 +318,8 @@ fn group(data: &[Rfm]) -> Vec<(Rfm, f64)> {
         });
         groups[slot].1 += 1.0;
     }
+    // Sorted by x so that the per-x special functions are computed once per distinct x.
+    groups.sort_by(|p, q| p.0.x.total_cmp(&q.0.x));
     groups
 }
 
@@ -275,8 +336,13 @@ fn objective(groups: &[(Rfm, f64)], total: f64, theta: &[f64; 4]) -> (f64, [f64;
     let p = from_log(theta);
     let mut value = 0.0;
     let mut gradient = [0.0; 4];
+    let shared = p.shared();
+    let mut px = p.per_x(&shared, groups.first().map_or(0.0, |g| g.0.x));
     for (c, weight) in groups {
-        let t = p.terms(c, true);
+        if c.x != px.x {
+            px = p.per_x(&shared, c.x);
+        }
+        let t = p.terms_with(&px, c, true);
         value += weight * t.value;
         for (g, d) in gradient.iter_mut().zip(t.gradient) {
             *g += weight * d;
