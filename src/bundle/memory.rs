@@ -5,7 +5,7 @@
 use bytemuck::Zeroable;
 
 /// Below this size an array stays on ordinary pages.
-const HUGE_MIN_BYTES: usize = 4 << 20;
+const HUGE_MIN_BYTES: usize = 2 << 20;
 
 /// A vector of `len` zeroes whose buffer was advised for huge pages before it was first touched.
 pub fn zeroed_vec<T: Zeroable + Clone>(len: usize) -> Vec<T> {

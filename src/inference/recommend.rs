@@ -101,10 +101,13 @@ impl<'a> Picker<'a> {
     /// when nothing personal was found.
     fn finish(mut self, customer: Option<CustomerIdx>, personal: usize) -> RecList {
         let mut used_segment = false;
-        if let Some(list) = customer.and_then(|c| self.model.segment_popular(c)) {
-            used_segment = self.top_up(list, RecReason::PopularInSegment);
+        // A full list needs no top-up (and so no look at the customer's segment, a cache miss).
+        if !self.full() {
+            if let Some(list) = customer.and_then(|c| self.model.segment_popular(c)) {
+                used_segment = self.top_up(list, RecReason::PopularInSegment);
+            }
+            self.top_up(self.model.popular(), RecReason::Popular);
         }
-        self.top_up(self.model.popular(), RecReason::Popular);
         let fallback = (personal == 0).then_some(if used_segment { Fallback::Segment } else { Fallback::Popular });
         RecList { items: self.out, fallback }
     }

@@ -2,6 +2,8 @@
 //! SHA-256 is stored, compared in constant time against every configured key. A missing or unknown key
 //! is 401, a key without the route's scope 403. Keys are never logged; the key's configured name is.
 
+use std::sync::Arc;
+
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{AUTHORIZATION, HeaderMap};
@@ -30,13 +32,13 @@ pub enum Scope {
 /// Who called: the configured name of the key (put in the request extensions by the middleware).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// Key name.
-    pub name: String,
+    /// Key name (shared with the key table: no copy per request).
+    pub name: Arc<str>,
 }
 
 #[derive(Clone)]
 struct KeyEntry {
-    name: String,
+    name: Arc<str>,
     hash: [u8; 32],
     scopes: Vec<Scope>,
 }
@@ -76,7 +78,11 @@ impl ApiKeys {
         let entries = keys
             .iter()
             .filter_map(|k| {
-                decode_hex(&k.sha256).map(|hash| KeyEntry { name: k.name.clone(), hash, scopes: k.scopes.clone() })
+                decode_hex(&k.sha256).map(|hash| KeyEntry {
+                    name: k.name.as_str().into(),
+                    hash,
+                    scopes: k.scopes.clone(),
+                })
             })
             .collect();
         Self { entries }
@@ -107,7 +113,7 @@ impl ApiKeys {
         if entry.scopes.iter().any(|s| allowed.contains(s)) {
             Ok(Caller { name: entry.name.clone() })
         } else {
-            Err(ApiError::Forbidden { key: entry.name.clone(), needs: allowed.to_vec() })
+            Err(ApiError::Forbidden { key: entry.name.to_string(), needs: allowed.to_vec() })
         }
     }
 }
@@ -186,7 +192,7 @@ mod tests {
     #[test]
     fn a_known_key_with_the_scope_is_let_in() {
         let caller = keys().authorize(Some("s3cret-web"), &[Scope::Storefront, Scope::Crm]).unwrap();
-        assert_eq!(caller.name, "web");
+        assert_eq!(&*caller.name, "web");
     }
 
     #[test]

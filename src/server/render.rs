@@ -1,8 +1,12 @@
 //! Hand-rendered JSON for the recommendation answers, the hottest responses: each item's constant part
 //! (`{"item":…,"name":…,"category":…,"score":`) is rendered once per model, so a request only copies
-//! fragments into one pre-sized buffer and formats the scores. The bytes are exactly what serde_json
-//! makes of [`RecommendationsResponse`](super::dto::RecommendationsResponse) (a test checks it).
+//! fragments into one buffer and formats the scores. The bytes are exactly what serde_json makes of
+//! [`RecommendationsResponse`](super::dto::RecommendationsResponse) (a test checks it). Answers are split
+//! off a per-thread output buffer, so most of them need no allocation of their own.
 
+use std::cell::RefCell;
+
+use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::ser::{CompactFormatter, Formatter};
 
 use crate::bundle::RecReason;
@@ -20,10 +24,29 @@ pub struct ItemFragments {
     tail: Vec<u8>,
 }
 
+/// Size of the per-thread output buffers answers are split off.
+const OUTPUT_BUFFER: usize = 64 << 10;
+
+thread_local! {
+    static OUTPUT: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// Runs `write` on this thread's output buffer (with at least `estimate` bytes free) and splits off what it
+/// wrote. A buffer is shared by the answers split off it until they are all sent, and then freed.
+fn split_off_output(estimate: usize, write: impl FnOnce(&mut BytesMut)) -> Bytes {
+    OUTPUT.with_borrow_mut(|out| {
+        if out.capacity() - out.len() < estimate {
+            out.reserve(estimate.max(OUTPUT_BUFFER));
+        }
+        write(out);
+        out.split().freeze()
+    })
+}
+
 /// Appends `value` as a JSON string (serde_json's escaping).
-fn push_json_str(out: &mut Vec<u8>, value: &str) {
-    // Writing into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, value);
+fn push_json_str(out: &mut impl BufMut, value: &str) {
+    // Writing into memory cannot fail.
+    let _ = serde_json::to_writer(out.writer(), value);
 }
 
 /// The JSON object key and value of a reason, closing the item: `,"reason":"…"}`.
@@ -40,7 +63,7 @@ impl ItemFragments {
     /// Renders the fragments of every item of `model`.
     pub fn new(model: &Model) -> Self {
         let count = model.item_count();
-        let mut text = Vec::with_capacity(count * 80);
+        let mut text: Vec<u8> = Vec::with_capacity(count * 80);
         let mut offsets = Vec::with_capacity(count + 1);
         offsets.push(0);
         for i in 0..count {
@@ -57,7 +80,7 @@ impl ItemFragments {
             text.extend_from_slice(br#","score":"#);
             offsets.push(text.len());
         }
-        let mut tail = br#","model_version":"#.to_vec();
+        let mut tail: Vec<u8> = br#","model_version":"#.to_vec();
         push_json_str(&mut tail, model.version());
         tail.push(b'}');
         Self { text, offsets, tail }
@@ -74,35 +97,53 @@ impl ItemFragments {
         customer: Option<CustomerIdx>,
         list: &RecList,
         unknown_items: &[String],
-    ) -> Vec<u8> {
-        let items: usize = list.items.iter().map(|r| self.item(r.item).len() + 40).sum();
-        let mut out = Vec::with_capacity(items + self.tail.len() + 96);
+    ) -> Bytes {
+        // Touching both ends of every fragment first lets their cache misses overlap; the copies below
+        // would otherwise wait for them one after another.
+        let mut touched = 0u8;
+        let mut items = 0;
+        for r in &list.items {
+            let fragment = self.item(r.item);
+            touched ^= fragment.first().copied().unwrap_or(0) ^ fragment.last().copied().unwrap_or(0);
+            items += fragment.len() + 40;
+        }
+        std::hint::black_box(touched);
+        split_off_output(items + self.tail.len() + 96, |out| self.write(out, model, customer, list, unknown_items))
+    }
+
+    fn write(
+        &self,
+        out: &mut BytesMut,
+        model: &Model,
+        customer: Option<CustomerIdx>,
+        list: &RecList,
+        unknown_items: &[String],
+    ) {
         out.extend_from_slice(br#"{"customer_id":"#);
         match customer {
-            Some(c) => push_json_str(&mut out, model.customer_id(c)),
+            Some(c) => push_json_str(out, model.customer_id(c)),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(br#","items":["#);
         for (n, r) in list.items.iter().enumerate() {
             if n > 0 {
-                out.push(b',');
+                out.put_u8(b',');
             }
             out.extend_from_slice(self.item(r.item));
             let score = if r.score.is_finite() { r.score } else { 0.0 };
-            let _ = CompactFormatter.write_f32(&mut out, score);
+            let _ = CompactFormatter.write_f32(&mut out.writer(), score);
             out.extend_from_slice(reason_tail(r.reason));
         }
         out.extend_from_slice(br#"],"fallback":"#);
         match list.fallback {
-            Some(f) => push_json_str(&mut out, f.as_str()),
+            Some(f) => push_json_str(out, f.as_str()),
             None => out.extend_from_slice(b"null"),
         }
         if !unknown_items.is_empty() {
             out.extend_from_slice(br#","unknown_items":"#);
-            let _ = serde_json::to_writer(&mut out, unknown_items);
+            let _ = serde_json::to_writer(out.writer(), unknown_items);
         }
         out.extend_from_slice(&self.tail);
-        out
     }
 }
 
@@ -156,7 +197,7 @@ mod tests {
                 for unknown in [&[][..], &["SKU\"x".to_owned(), "é".to_owned()][..]] {
                     let rendered = fragments.recommendations(&model, customer, &list, unknown);
                     let expected = serde_form(&model, customer, &list, unknown);
-                    assert_eq!(String::from_utf8(rendered).unwrap(), String::from_utf8(expected).unwrap());
+                    assert_eq!(std::str::from_utf8(&rendered).unwrap(), String::from_utf8(expected).unwrap());
                 }
             }
         }
