@@ -104,7 +104,8 @@ enum Command {
         /// A customer ID, a source record (`web:10342`) or an identity key (`email:ann@qq.com`).
         key: String,
     },
-    /// Benchmark unify on generated data of the given sizes: rows/s, wall time, peak memory.
+    /// Benchmark unify on generated data of the given sizes: rows/s, wall time, seconds per stage up to
+    /// linking (read+clean, merge, identity), peak memory after linking and at the end.
     BenchUnify {
         /// Sizes in customers.
         #[arg(long, value_delimiter = ',', default_values_t = [100_000usize, 1_000_000])]
@@ -449,8 +450,19 @@ fn find_customer(map_path: &Path, edges_path: &Path, key: &str) -> Result<String
 fn bench_unify(sizes: &[usize], work: &Path) -> Result<()> {
     let exe = std::env::current_exe()?;
     println!(
-        "{:>10} {:>12} {:>10} {:>12} {:>12} {:>9} {:>9}",
-        "customers", "source rows", "wall s", "rows/s", "peak MiB", "ident F1", "customers"
+        "{:>10} {:>12} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>9} {:>9}",
+        "customers",
+        "source rows",
+        "wall s",
+        "rows/s",
+        "read s",
+        "merge s",
+        "ident s",
+        "link s",
+        "link MiB",
+        "peak MiB",
+        "ident F1",
+        "customers"
     );
     for &n in sizes {
         let data = work.join(format!("data-{n}"));
@@ -478,9 +490,13 @@ fn bench_unify(sizes: &[usize], work: &Path) -> Result<()> {
             serde_json::from_str(&std::fs::read_to_string(out.join("identity_scores.json"))?)?;
         let rows: u64 =
             report["sources"].as_array().map_or(0, |s| s.iter().map(|q| q["rows_read"].as_u64().unwrap_or(0)).sum());
+        let stage = |name: &str| report["timings"][name].as_f64().unwrap_or(f64::NAN);
+        let (read, merge, identity) = (stage("read_and_clean"), stage("merge"), stage("identity"));
         println!(
-            "{n:>10} {rows:>12} {wall:>10.1} {:>12.0} {:>12.0} {:>9.4} {:>9}",
+            "{n:>10} {rows:>12} {wall:>8.1} {:>10.0} {read:>8.1} {merge:>8.1} {identity:>8.1} {:>8.1} {:>10.0} {:>10.0} {:>9.4} {:>9}",
             rows as f64 / wall,
+            read + merge + identity,
+            report["peak_rss_after_link_mib"].as_f64().unwrap_or(f64::NAN),
             report["peak_rss_mib"].as_f64().unwrap_or(f64::NAN),
             scores["f1"].as_f64().unwrap_or(f64::NAN),
             report["identity"]["customers"]

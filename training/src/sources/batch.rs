@@ -77,6 +77,8 @@ pub struct SourceBatch {
     edge_set: HashSet<(u32, u32)>,
     /// Canonical item IDs of this batch's lines.
     pub items: Interner,
+    /// This batch's item index of each catalog item seen so far (`u32::MAX` when not yet seen).
+    catalog_items: Vec<u32>,
     /// Transaction lines.
     pub lines: Vec<TxnLine>,
     /// Tag facts.
@@ -118,15 +120,67 @@ impl SourceBatch {
         }
     }
 
+    /// The batch's item index of catalog item `catalog_index`, whose canonical ID is `id` (interned once
+    /// per batch, not once per line).
+    pub fn catalog_item(&mut self, catalog_index: u32, id: &str) -> u32 {
+        let i = catalog_index as usize;
+        if i >= self.catalog_items.len() {
+            self.catalog_items.resize(i + 1, u32::MAX);
+        }
+        if self.catalog_items[i] == u32::MAX {
+            self.catalog_items[i] = self.items.intern(id);
+        }
+        self.catalog_items[i]
+    }
+
     /// Counts a tag or value the dictionary did not map.
     pub fn unmapped(&mut self, tag: &str, value: &str, problem: &'static str) {
         *self.unmapped.entry((tag.to_owned(), value.to_owned(), problem)).or_default() += 1;
         self.quality.unmapped_values += 1;
     }
 
-    /// Frees the de-duplication set once reading is done.
+    /// Appends a batch read from a later part of the same source (a chunk of a large file), remapping
+    /// its records, keys and items onto this batch's: the result is what reading both parts into this
+    /// batch would have given, record for record and line for line. Quality figures are not touched.
+    pub fn absorb(&mut self, part: SourceBatch) {
+        let record_map: Vec<u32> =
+            part.records.iter().zip(&part.anonymous).map(|(key, &anonymous)| self.record(key, anonymous)).collect();
+        let key_map: Vec<u32> = part
+            .keys
+            .iter()
+            .zip(&part.key_kinds)
+            .map(|(key, &kind)| {
+                let before = self.keys.len();
+                let idx = self.keys.intern(key);
+                if self.keys.len() > before {
+                    self.key_kinds.push(kind);
+                }
+                idx
+            })
+            .collect();
+        let item_map: Vec<u32> = part.items.iter().map(|item| self.items.intern(item)).collect();
+        for &(r, k) in &part.edges {
+            let edge = (record_map[r as usize], key_map[k as usize]);
+            if self.edge_set.insert(edge) {
+                self.edges.push(edge);
+            }
+        }
+        self.lines.extend(part.lines.iter().map(|l| TxnLine {
+            record: record_map[l.record as usize],
+            item: item_map[l.item as usize],
+            ..*l
+        }));
+        self.facts.extend(part.facts.iter().map(|f| TagFact { record: record_map[f.record as usize], ..*f }));
+        self.tickets.extend(part.tickets.iter().map(|t| Ticket { record: record_map[t.record as usize], ..*t }));
+        for (key, n) in part.unmapped {
+            *self.unmapped.entry(key).or_default() += n;
+        }
+    }
+
+    /// Frees the de-duplication sets once reading is done.
     pub fn finish(&mut self) {
         self.edge_set = HashSet::default();
+        self.catalog_items = Vec::new();
         self.quality.records = self.records.len() as u64;
     }
 }

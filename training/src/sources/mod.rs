@@ -4,6 +4,7 @@
 
 pub mod batch;
 pub mod catalog;
+pub mod chunked;
 pub mod config;
 pub mod normalize;
 pub mod parse;

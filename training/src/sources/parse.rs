@@ -9,7 +9,8 @@ use chrono::{NaiveDate, NaiveTime};
 
 use super::batch::{SourceBatch, TagFact, Ticket, TxnLine};
 use super::catalog::Catalog;
-use super::config::{ColumnSpec, ConfigError, SourceConfig, SourceKind, SourceSpec};
+use super::chunked::{ChunkHandlers, ChunkPlan, CsvDialect, read_csv_parallel};
+use super::config::{ColumnSpec, ConfigError, FormatSpec, SourceConfig, SourceKind, SourceSpec};
 use super::normalize::{KeyKind, Normalizer, PhoneRules, fold_width, normalize_key};
 use super::quality::SourceQuality;
 use super::quarantine::{QuarantineWriter, QuarantinedRow, Reason};
@@ -215,6 +216,15 @@ fn number(row: &Row<'_>, col: Col, column: &str) -> Result<Option<f64>, Bad> {
     match row.get(col) {
         None => Ok(None),
         Some(raw) => {
+            // Plain ASCII numbers (nearly all) parse without the copies below; anything else (or a parse
+            // failure) takes the full path, which gives these the same value.
+            if raw.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E')) {
+                if let Ok(n) = raw.parse::<f64>() {
+                    if n.is_finite() {
+                        return Ok(Some(n));
+                    }
+                }
+            }
             let cleaned = fold_width(raw);
             let cleaned = cleaned.trim().trim_start_matches(['¥', '$', '€', '￥']).replace(',', "");
             match cleaned.parse::<f64>() {
@@ -349,7 +359,7 @@ impl TransactionParser {
         }
         let record = self.keys.record(row, batch)?;
         let item = match catalog_item {
-            Some(i) => batch.items.intern(catalog.items.resolve(i)),
+            Some(i) => batch.catalog_item(i, catalog.items.resolve(i)),
             None => {
                 batch.quality.unknown_items += 1;
                 if catalog.primary_scheme.as_deref() == Some(self.item.scheme.as_str()) || catalog.is_empty() {
@@ -361,7 +371,7 @@ impl TransactionParser {
         };
         let order = match self.order.and_then(|c| row.get(c)) {
             Some(o) => order_hash(&batch.source, o),
-            None => order_hash(&batch.source, &format!("{record}@{ts}")),
+            None => order_hash(&batch.source, &format!("{}@{ts}", batch.records.resolve(record))),
         };
         let coupon = self.coupon.and_then(|c| row.get(c)).is_some();
         batch.lines.push(TxnLine { record, order, ts, item, quantity: quantity as f32, amount, coupon, channel: 0 });
@@ -550,9 +560,12 @@ fn build_parser(ctx: &ReadContext<'_>, spec: &SourceSpec, columns: &mut ColumnSe
 }
 
 /// Where well-formed rows go: a parser with the quality report it fills.
-trait RowSink {
+trait RowSink: Sized + Send {
     fn quality(&mut self) -> &mut SourceQuality;
     fn row(&mut self, row: &Row<'_>) -> Result<(), Bad>;
+    /// Takes in a sink made by [`drive`]'s `fork` that read one chunk of a large file (chunks arrive in
+    /// file order, between rows read sequentially).
+    fn absorb(&mut self, part: Self);
 }
 
 struct BatchSink<'a> {
@@ -574,72 +587,148 @@ impl RowSink for BatchSink<'_> {
             KindParser::Feedback(p) => p.parse(row, &mut self.batch, self.dictionary),
         }
     }
+
+    fn absorb(&mut self, mut part: Self) {
+        self.batch.quality.absorb(std::mem::take(&mut part.batch.quality));
+        self.batch.absorb(part.batch);
+    }
+}
+
+/// A chunk's sink with the counts and quarantined rows that [`drive`] keeps per file.
+struct Chunk<S> {
+    sink: S,
+    nulls: Vec<u64>,
+    quarantined: Vec<QuarantinedRow>,
+}
+
+/// Routes one event into a sink, counting nulls; bad rows go to `quarantine` (with the row's text).
+fn route<S: RowSink>(
+    sink: &mut S,
+    nulls: &mut [u64],
+    columns: &ColumnSet,
+    event: Event<'_>,
+    quarantine: &mut dyn FnMut(QuarantinedRow),
+) {
+    match event {
+        Event::Row(row) => {
+            sink.quality().rows_read += 1;
+            for (i, name_nulls) in nulls.iter_mut().enumerate() {
+                if row.get(Col::at(i)).is_none() {
+                    *name_nulls += 1;
+                }
+            }
+            match sink.row(&row) {
+                Ok(()) => sink.quality().rows_kept += 1,
+                Err(bad) => {
+                    sink.quality().quarantine(bad.reason);
+                    quarantine(QuarantinedRow {
+                        line: row.line,
+                        field: bad.field,
+                        reason: bad.reason,
+                        detail: bad.detail,
+                        raw: row.describe(columns),
+                    });
+                }
+            }
+        }
+        Event::Bad(bad) => {
+            sink.quality().rows_read += 1;
+            sink.quality().quarantine(bad.reason);
+            quarantine(bad);
+        }
+        Event::RepeatedHeader(_) => sink.quality().repeated_headers += 1,
+        Event::Duplicate(_) => {
+            sink.quality().rows_read += 1;
+            sink.quality().duplicates += 1;
+        }
+        Event::Blank(_) => sink.quality().blank_lines += 1,
+    }
+}
+
+/// The dialect of a CSV file that can be read in parallel chunks, if `format` is one.
+fn chunkable(format: &FormatSpec) -> Option<CsvDialect<'_>> {
+    match format {
+        FormatSpec::Csv { delimiter, quote, header, columns } if delimiter != "whitespace" => {
+            Some(CsvDialect { delimiter, quote, header: *header, names: columns })
+        }
+        _ => None,
+    }
 }
 
 /// Drives the reader over every file of a source, routing events into the sink, the quarantine and the
-/// quality report.
-fn drive(
+/// quality report. With `fork`, large CSV files are read in parallel chunks, each into a sink made by
+/// `fork` and absorbed in file order.
+fn drive<S: RowSink>(
     ctx: &ReadContext<'_>,
     spec: &SourceSpec,
     columns: &ColumnSet,
-    sink: &mut dyn RowSink,
+    sink: &mut S,
+    fork: Option<&(dyn Fn() -> S + Sync)>,
 ) -> Result<(), SourceError> {
     let quarantine_error =
         |error| SourceError::Quarantine { source_name: spec.name.clone(), dir: ctx.quarantine_dir.to_owned(), error };
-    let mut quarantine = QuarantineWriter::create(ctx.quarantine_dir, &spec.name).map_err(quarantine_error)?;
+    let quarantine = QuarantineWriter::create(ctx.quarantine_dir, &spec.name).map_err(quarantine_error)?;
     let mut dedup = Dedup::default();
-    let mut nulls = vec![0u64; columns.names().len()];
     let files = ctx.config.source_files(spec)?;
     sink.quality().source = spec.name.clone();
     sink.quality().kind = spec.kind.as_str().to_owned();
+    let threads = rayon::current_num_threads();
+    struct State<'s, S> {
+        sink: &'s mut S,
+        nulls: Vec<u64>,
+        quarantine: QuarantineWriter,
+        write_error: Option<std::io::Error>,
+    }
+    let state = RefCell::new(State { sink, nulls: vec![0u64; columns.names().len()], quarantine, write_error: None });
     for file in &files {
-        sink.quality().files.push(file.display().to_string());
+        state.borrow_mut().sink.quality().files.push(file.display().to_string());
         let size = std::fs::metadata(file).map_or(0, |m| m.len());
-        let mut write_error = None;
         let mut on_bytes = |done: u64| (ctx.on_progress)(&spec.name, done, size);
-        read_file(file, &spec.format, columns, &mut dedup, &mut on_bytes, &mut |event| match event {
-            Event::Row(row) => {
-                sink.quality().rows_read += 1;
-                for (i, name_nulls) in nulls.iter_mut().enumerate() {
-                    if row.get(Col::at(i)).is_none() {
-                        *name_nulls += 1;
-                    }
-                }
-                match sink.row(&row) {
-                    Ok(()) => sink.quality().rows_kept += 1,
-                    Err(bad) => {
-                        sink.quality().quarantine(bad.reason);
-                        let q = QuarantinedRow {
-                            line: row.line,
-                            field: bad.field,
-                            reason: bad.reason,
-                            detail: bad.detail,
-                            raw: row.describe(columns),
-                        };
-                        if let Err(e) = quarantine.write(file, &q) {
-                            write_error.get_or_insert(e);
-                        }
-                    }
-                }
-            }
-            Event::Bad(bad) => {
-                sink.quality().rows_read += 1;
-                sink.quality().quarantine(bad.reason);
-                if let Err(e) = quarantine.write(file, &bad) {
+        let mut on = |event: Event<'_>| {
+            let state = &mut *state.borrow_mut();
+            let (quarantine, write_error) = (&mut state.quarantine, &mut state.write_error);
+            route(state.sink, &mut state.nulls, columns, event, &mut |q| {
+                if let Err(e) = quarantine.write(file, &q) {
                     write_error.get_or_insert(e);
                 }
+            });
+        };
+        match (fork, chunkable(&spec.format)) {
+            (Some(fork), Some(dialect)) if threads > 1 && size >= ChunkPlan::MIN_FILE_BYTES => {
+                let make = || Chunk { sink: fork(), nulls: vec![0u64; columns.names().len()], quarantined: Vec::new() };
+                let consume = |chunk: &mut Chunk<S>, event: Event<'_>| {
+                    let Chunk { sink, nulls, quarantined } = chunk;
+                    route(sink, nulls, columns, event, &mut |q| quarantined.push(q));
+                };
+                let mut finish = |chunk: Chunk<S>| {
+                    let state = &mut *state.borrow_mut();
+                    for (total, n) in state.nulls.iter_mut().zip(chunk.nulls) {
+                        *total += n;
+                    }
+                    for q in &chunk.quarantined {
+                        if let Err(e) = state.quarantine.write(file, q) {
+                            state.write_error.get_or_insert(e);
+                        }
+                    }
+                    state.sink.absorb(chunk.sink);
+                };
+                let handlers = ChunkHandlers {
+                    make: &make,
+                    consume: &consume,
+                    finish: &mut finish,
+                    on: &mut on,
+                    on_bytes: &mut on_bytes,
+                };
+                let plan = ChunkPlan::for_threads(threads);
+                read_csv_parallel(file, dialect, columns, &mut dedup, plan, handlers)?;
             }
-            Event::RepeatedHeader(_) => sink.quality().repeated_headers += 1,
-            Event::Duplicate(_) => {
-                sink.quality().rows_read += 1;
-                sink.quality().duplicates += 1;
-            }
-            Event::Blank(_) => sink.quality().blank_lines += 1,
-        })?;
-        if let Some(e) = write_error {
+            _ => read_file(file, &spec.format, columns, &mut dedup, &mut on_bytes, &mut on)?,
+        }
+        if let Some(e) = state.borrow_mut().write_error.take() {
             return Err(quarantine_error(e));
         }
     }
+    let State { sink, nulls, quarantine, .. } = state.into_inner();
     for (name, n) in columns.names().iter().zip(nulls) {
         sink.quality().nulls.insert(name.clone(), n);
     }
@@ -651,9 +740,16 @@ fn drive(
 pub fn read_source(ctx: &ReadContext<'_>, spec: &SourceSpec) -> Result<SourceBatch, SourceError> {
     let mut columns = ColumnSet::default();
     let parser = build_parser(ctx, spec, &mut columns)?;
-    let batch = SourceBatch::new(&spec.name, spec.channel_name());
-    let mut sink = BatchSink { parser, batch, dictionary: ctx.dictionary, catalog: ctx.catalog };
-    drive(ctx, spec, &columns, &mut sink)?;
+    let new_sink = |parser| BatchSink {
+        parser,
+        batch: SourceBatch::new(&spec.name, spec.channel_name()),
+        dictionary: ctx.dictionary,
+        catalog: ctx.catalog,
+    };
+    let mut sink = new_sink(parser);
+    // Chunks get parsers of their own (a parser remembers the last record it saw).
+    let fork = || new_sink(build_parser(ctx, spec, &mut ColumnSet::default()).expect("the same config built a parser"));
+    drive(ctx, spec, &columns, &mut sink, Some(&fork))?;
     let mut batch = sink.batch;
     batch.finish();
     batch.quality.finish_dates(&ctx.config.timezone());
@@ -674,6 +770,10 @@ struct CatalogSink<'a> {
 impl RowSink for CatalogSink<'_> {
     fn quality(&mut self) -> &mut SourceQuality {
         &mut self.quality
+    }
+
+    fn absorb(&mut self, _part: Self) {
+        unreachable!("catalogs are read sequentially (drive gets no fork for them)")
     }
 
     fn row(&mut self, row: &Row<'_>) -> Result<(), Bad> {
@@ -742,6 +842,6 @@ pub fn read_catalog(
         catalog,
         quality: SourceQuality::default(),
     };
-    drive(ctx, spec, &columns, &mut sink)?;
+    drive(ctx, spec, &columns, &mut sink, None)?;
     Ok(sink.quality)
 }

@@ -74,6 +74,33 @@ impl SourceQuality {
         });
     }
 
+    /// Adds the counts of a report on another part of the same source (names and files are kept).
+    pub fn absorb(&mut self, other: Self) {
+        self.rows_read += other.rows_read;
+        self.rows_kept += other.rows_kept;
+        self.duplicates += other.duplicates;
+        self.repeated_headers += other.repeated_headers;
+        self.blank_lines += other.blank_lines;
+        self.unknown_items += other.unknown_items;
+        self.unmapped_values += other.unmapped_values;
+        self.records += other.records;
+        for (map, more) in [(&mut self.nulls, other.nulls), (&mut self.repaired, other.repaired)] {
+            for (k, n) in more {
+                *map.entry(k).or_default() += n;
+            }
+        }
+        for (k, n) in other.invalid_keys {
+            *self.invalid_keys.entry(k).or_default() += n;
+        }
+        for (k, n) in other.quarantined {
+            *self.quarantined.entry(k).or_default() += n;
+        }
+        if let Some((first, last)) = other.ts_range {
+            self.note_time(first);
+            self.note_time(last);
+        }
+    }
+
     /// Formats the date range in the project's time zone.
     pub fn finish_dates(&mut self, tz: &chrono::FixedOffset) {
         if let Some((first, last)) = self.ts_range {

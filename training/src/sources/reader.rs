@@ -124,27 +124,81 @@ pub enum Event<'a> {
     Blank(u64),
 }
 
+/// Shards of the duplicate set: a fingerprint's top bits pick its shard, so chunks of a large file can be
+/// checked in parallel (one shard per task) with the same answers as one sequential pass.
+const DEDUP_SHARDS: usize = 16;
+
 /// Remembers the lines seen in a source (across its files) to recognise exact duplicates.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Dedup {
-    seen: rustc_hash::FxHashSet<u64>,
+    shards: Vec<rustc_hash::FxHashSet<u64>>,
+}
+
+impl Default for Dedup {
+    fn default() -> Self {
+        Self { shards: (0..DEDUP_SHARDS).map(|_| rustc_hash::FxHashSet::default()).collect() }
+    }
+}
+
+fn shard_of(hash: u64) -> usize {
+    (hash >> 60) as usize % DEDUP_SHARDS
+}
+
+/// The fingerprint of a CSV record (field boundaries count).
+pub(crate) fn record_hash(record: &csv::ByteRecord) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for field in record.iter() {
+        hasher.update(&(field.len() as u32).to_le_bytes());
+        hasher.update(field);
+    }
+    hasher.digest()
 }
 
 impl Dedup {
+    fn insert(&mut self, hash: u64) -> bool {
+        self.shards[shard_of(hash)].insert(hash)
+    }
+
     /// True the first time these bytes are seen. Uses a 64-bit XXH3 fingerprint: at 10 million lines the
     /// chance of any false duplicate is about 3 in a million.
     pub fn first_time(&mut self, bytes: &[u8]) -> bool {
-        self.seen.insert(xxhash_rust::xxh3::xxh3_64(bytes))
+        self.insert(xxhash_rust::xxh3::xxh3_64(bytes))
     }
 
     /// Like [`Dedup::first_time`] for a CSV record (field boundaries count).
     pub fn first_time_record(&mut self, record: &csv::ByteRecord) -> bool {
-        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
-        for field in record.iter() {
-            hasher.update(&(field.len() as u32).to_le_bytes());
-            hasher.update(field);
+        self.insert(record_hash(record))
+    }
+
+    /// Inserts the fingerprints of consecutive chunks (each in file order) and returns, per chunk, the
+    /// positions that were seen before, in this call or earlier: exactly what inserting them one by one,
+    /// chunk after chunk, would report. Shards are filled in parallel.
+    pub(crate) fn mark_duplicates(&mut self, chunks: &[Vec<u64>]) -> Vec<Vec<u32>> {
+        use rayon::prelude::*;
+        let per_shard: Vec<Vec<(u32, u32)>> = self
+            .shards
+            .par_iter_mut()
+            .enumerate()
+            .map(|(s, set)| {
+                let mut dups = Vec::new();
+                for (c, hashes) in chunks.iter().enumerate() {
+                    for (i, &h) in hashes.iter().enumerate() {
+                        if shard_of(h) == s && !set.insert(h) {
+                            dups.push((c as u32, i as u32));
+                        }
+                    }
+                }
+                dups
+            })
+            .collect();
+        let mut out = vec![Vec::new(); chunks.len()];
+        for (c, i) in per_shard.into_iter().flatten() {
+            out[c as usize].push(i);
         }
-        self.seen.insert(hasher.digest())
+        for positions in &mut out {
+            positions.sort_unstable();
+        }
+        out
     }
 }
 
@@ -165,15 +219,8 @@ pub fn read_file(
             read_whitespace(path, BufReader::with_capacity(1 << 20, file), *header, names, columns, dedup, on_bytes, on)
         }
         FormatSpec::Csv { delimiter, quote, header, columns: names } => {
-            let newlines = Rc::new(RefCell::new(NewlineIndex::default()));
-            let file = LineCounting { inner: File::open(path).map_err(io)?, offset: 0, index: Rc::clone(&newlines) };
-            let mut builder = csv::ReaderBuilder::new();
-            builder.delimiter(delimiter.as_bytes()[0]).has_headers(false).flexible(true).buffer_capacity(1 << 20);
-            match quote.as_bytes().first() {
-                Some(&q) => builder.quote(q),
-                None => builder.quoting(false),
-            };
-            read_csv(path, builder.from_reader(file), &newlines, *header, names, columns, dedup, on_bytes, on)
+            let (reader, newlines) = csv_reader(File::open(path).map_err(io)?, delimiter, quote, 0);
+            read_csv(path, reader, &newlines, *header, names, columns, dedup, on_bytes, on)
         }
         FormatSpec::Jsonl => {
             let file = File::open(path).map_err(io)?;
@@ -199,20 +246,29 @@ fn resolve(path: &Path, header: &[String], columns: &ColumnSet) -> Result<Vec<us
     }
 }
 
+/// `text` without leading and trailing white space (Unicode's), `None` when nothing is left. ASCII ends
+/// are trimmed first (fast); the full trim runs only when an end is not a printable ASCII character.
 fn trimmed(text: &str) -> Option<&str> {
-    let t = text.trim();
+    let t = text.trim_ascii();
+    let plain = |b: Option<&u8>| b.is_none_or(u8::is_ascii_graphic);
+    let t = if plain(t.as_bytes().first()) && plain(t.as_bytes().last()) { t } else { t.trim() };
     (!t.is_empty()).then_some(t)
 }
 
 /// Byte offsets of the newlines read ahead of the parser, so a record's byte offset gives its exact
 /// 1-based line (the `csv` crate's own line count skips blank lines and quoted line breaks).
 #[derive(Debug, Default)]
-struct NewlineIndex {
+pub(crate) struct NewlineIndex {
     pending: VecDeque<u64>,
     passed: u64,
 }
 
 impl NewlineIndex {
+    /// An index whose first byte lies on line `lines_before + 1`.
+    pub(crate) fn starting_after(lines_before: u64) -> Self {
+        Self { pending: VecDeque::new(), passed: lines_before }
+    }
+
     /// The line on which the byte at `offset` lies. Offsets must not decrease between calls.
     fn line_at(&mut self, offset: u64) -> u64 {
         while self.pending.front().is_some_and(|&n| n < offset) {
@@ -224,7 +280,7 @@ impl NewlineIndex {
 }
 
 /// A reader that notes where every newline is as bytes pass through.
-struct LineCounting<R> {
+pub(crate) struct LineCounting<R> {
     inner: R,
     offset: u64,
     index: Rc<RefCell<NewlineIndex>>,
@@ -256,6 +312,57 @@ fn lossy_join(record: &csv::ByteRecord, delimiter: char) -> String {
     record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect::<Vec<_>>().join(&delimiter.to_string())
 }
 
+/// A CSV reader over `inner` with the format's delimiter and quoting, and the index of its newlines; the
+/// first byte of `inner` lies on line `lines_before + 1`.
+pub(crate) fn csv_reader<R: Read>(
+    inner: R,
+    delimiter: &str,
+    quote: &str,
+    lines_before: u64,
+) -> (csv::Reader<LineCounting<R>>, Rc<RefCell<NewlineIndex>>) {
+    let newlines = Rc::new(RefCell::new(NewlineIndex::starting_after(lines_before)));
+    let counting = LineCounting { inner, offset: 0, index: Rc::clone(&newlines) };
+    let mut builder = csv::ReaderBuilder::new();
+    builder.delimiter(delimiter.as_bytes()[0]).has_headers(false).flexible(true).buffer_capacity(1 << 20);
+    match quote.as_bytes().first() {
+        Some(&q) => builder.quote(q),
+        None => builder.quoting(false),
+    };
+    (builder.from_reader(counting), newlines)
+}
+
+/// What the row loop of a CSV file needs from its header.
+#[derive(Debug, Clone)]
+pub(crate) struct CsvLayout {
+    /// The header line as read, to recognise it again (None for header-less files).
+    pub header_record: Option<csv::ByteRecord>,
+    /// Column names.
+    pub header: Vec<String>,
+    /// Position of each registered column.
+    pub positions: Vec<usize>,
+}
+
+impl CsvLayout {
+    /// The layout of a file with this header line (or configured names when `header_record` is None).
+    pub(crate) fn new(
+        path: &Path,
+        header_record: Option<csv::ByteRecord>,
+        names: &[String],
+        columns: &ColumnSet,
+    ) -> Result<Self, ReadError> {
+        let header = match &header_record {
+            Some(record) => header_names(record),
+            None => names.to_vec(),
+        };
+        let positions = resolve(path, &header, columns)?;
+        Ok(Self { header_record, header, positions })
+    }
+}
+
+pub(crate) fn csv_io_error(path: &Path, e: csv::Error) -> ReadError {
+    ReadError::Io { path: path.to_owned(), source: std::io::Error::other(e.to_string()) }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn read_csv<R: Read>(
     path: &Path,
@@ -268,20 +375,43 @@ fn read_csv<R: Read>(
     on_bytes: &mut dyn FnMut(u64),
     on: &mut dyn FnMut(Event<'_>),
 ) -> Result<(), ReadError> {
-    let io = |e: csv::Error| ReadError::Io { path: path.to_owned(), source: std::io::Error::other(e.to_string()) };
-    let mut record = csv::ByteRecord::new();
-    let mut header_record = csv::ByteRecord::new();
-    let header: Vec<String> = if has_header {
-        if !reader.read_byte_record(&mut header_record).map_err(io)? {
+    let header_record = if has_header {
+        let mut header_record = csv::ByteRecord::new();
+        if !reader.read_byte_record(&mut header_record).map_err(|e| csv_io_error(path, e))? {
             return Ok(());
         }
-        header_names(&header_record)
+        Some(header_record)
     } else {
-        names.to_vec()
+        None
     };
-    let positions = resolve(path, &header, columns)?;
+    let layout = CsvLayout::new(path, header_record, names, columns)?;
+    csv_rows(path, &mut reader, newlines, &layout, 0, &mut |r| dedup.first_time_record(r), on_bytes, on)?;
+    Ok(())
+}
+
+/// The row loop of a CSV file: every record after the header becomes an event. `first_time` decides
+/// exact duplicates among well-formed records (called for each, in order). `on_bytes` is told the bytes
+/// consumed plus `byte_offset`. Returns how many records held a line break inside a quoted field.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn csv_rows<R: Read>(
+    path: &Path,
+    reader: &mut csv::Reader<R>,
+    newlines: &RefCell<NewlineIndex>,
+    layout: &CsvLayout,
+    byte_offset: u64,
+    first_time: &mut dyn FnMut(&csv::ByteRecord) -> bool,
+    on_bytes: &mut dyn FnMut(u64),
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<u64, ReadError> {
+    let io = |e: csv::Error| csv_io_error(path, e);
+    let header = &layout.header;
+    let positions = &layout.positions;
+    let mut record = csv::ByteRecord::new();
     let width = header.len();
     let mut rows = 0u64;
+    let mut broken_records = 0u64;
+    let mut fields: Vec<&str> = Vec::with_capacity(width);
+    let mut values: Vec<Option<&str>> = Vec::with_capacity(positions.len());
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -301,18 +431,21 @@ fn read_csv<R: Read>(
         }
         rows += 1;
         if rows % 65_536 == 0 {
-            on_bytes(record.position().map_or(0, |p| p.byte()));
+            on_bytes(byte_offset + reader.position().byte());
         }
         // The line of the record's last byte, less the line breaks inside its quoted fields. (The start
         // offset the csv crate reports includes skipped blank lines, so it cannot be used.)
         let end = reader.position().byte().saturating_sub(1);
         let inner_breaks = memchr::memchr_iter(b'\n', record.as_slice()).count() as u64;
+        if inner_breaks > 0 {
+            broken_records += 1;
+        }
         let line = newlines.borrow_mut().line_at(end) - inner_breaks;
         if record.len() == 1 && record.get(0).is_some_and(|f| f.iter().all(u8::is_ascii_whitespace)) {
             on(Event::Blank(line));
             continue;
         }
-        if has_header && record == header_record {
+        if layout.header_record.as_ref() == Some(&record) {
             on(Event::RepeatedHeader(line));
             continue;
         }
@@ -326,7 +459,8 @@ fn read_csv<R: Read>(
             }));
             continue;
         }
-        let mut fields: Vec<&str> = Vec::with_capacity(width);
+        let mut fields = std::mem::take(&mut fields);
+        fields.clear();
         let mut bad_field = None;
         for (i, f) in record.iter().enumerate() {
             match std::str::from_utf8(f) {
@@ -345,17 +479,25 @@ fn read_csv<R: Read>(
                 detail: "bytes that are not UTF-8 (another encoding, such as GBK?)".into(),
                 raw: lossy_join(&record, ','),
             }));
-            continue;
-        }
-        if !dedup.first_time_record(&record) {
+        } else if !first_time(&record) {
             on(Event::Duplicate(line));
-            continue;
+        } else {
+            let mut row_values = std::mem::take(&mut values);
+            row_values.clear();
+            row_values.extend(positions.iter().map(|&p| trimmed(fields[p])));
+            on(Event::Row(Row { line, values: &row_values }));
+            values = reuse(row_values);
         }
-        let values: Vec<Option<&str>> = positions.iter().map(|&p| trimmed(fields[p])).collect();
-        on(Event::Row(Row { line, values: &values }));
+        fields = reuse(fields);
     }
-    on_bytes(reader.position().byte());
-    Ok(())
+    on_bytes(byte_offset + reader.position().byte());
+    Ok(broken_records)
+}
+
+/// An emptied vector keeping its allocation (collected in place), free of the borrows its elements had.
+fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!()).collect()
 }
 
 #[allow(clippy::too_many_arguments)]
