@@ -329,6 +329,7 @@ mod tests {
             quote: "\"".into(),
             header,
             columns: vec!["a".into(), "b".into(), "c".into()],
+            encoding: None,
         };
         let mut events = Vec::new();
         read_file(path, &format, &columns, &mut Dedup::default(), &mut |_| {}, &mut |e| {

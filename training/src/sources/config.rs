@@ -230,6 +230,11 @@ pub enum FormatSpec {
         /// Column names for a file without a header line.
         #[serde(default)]
         columns: Vec<String>,
+        /// Text encoding of the file (`utf-8` by default; `latin1`, `windows-1252`, `gbk`, `gb18030`,
+        /// `big5`, `shift_jis`, … — any WHATWG label). Other encodings are transcoded to UTF-8 before
+        /// parsing; bytes invalid in them become U+FFFD. With UTF-8, rows with invalid bytes are quarantined.
+        #[serde(default)]
+        encoding: Option<String>,
     },
     /// One JSON object per line.
     Jsonl,
@@ -237,9 +242,31 @@ pub enum FormatSpec {
     Parquet,
 }
 
+impl FormatSpec {
+    /// The encoding to transcode from, when not UTF-8; an error message for an unknown label.
+    pub fn encoding(&self) -> Result<Option<&'static encoding_rs::Encoding>, String> {
+        let Self::Csv { encoding: Some(label), .. } = self else { return Ok(None) };
+        let label = match label.trim().to_ascii_lowercase().as_str() {
+            "latin1" | "latin-1" => "iso-8859-1".to_owned(),
+            other => other.to_owned(),
+        };
+        match encoding_rs::Encoding::for_label(label.as_bytes()) {
+            Some(e) if e == encoding_rs::UTF_8 => Ok(None),
+            Some(e) => Ok(Some(e)),
+            None => Err(format!("unknown encoding `{label}` (try utf-8, latin1, windows-1252, gbk, gb18030, big5)")),
+        }
+    }
+}
+
 impl Default for FormatSpec {
     fn default() -> Self {
-        Self::Csv { delimiter: default_delimiter(), quote: default_quote(), header: true, columns: Vec::new() }
+        Self::Csv {
+            delimiter: default_delimiter(),
+            quote: default_quote(),
+            header: true,
+            columns: Vec::new(),
+            encoding: None,
+        }
     }
 }
 
@@ -261,7 +288,15 @@ fn default_true() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct ColumnSpecTable {
     /// The column's name in the file.
+    #[serde(default)]
     pub column: String,
+    /// A value used on every row instead of a column (`item = { constant = "cd" }` for a file that
+    /// sells one thing).
+    pub constant: Option<String>,
+    /// Several flag columns read as one value: the names of the columns whose value is set (`1`, `true`,
+    /// `yes`, `y`, `t`, case-insensitive), e.g. 19 genre columns of 0/1 → `Action`, `Comedy`.
+    #[serde(default)]
+    pub one_hot: Vec<String>,
     /// Timestamp formats tried in order: `iso8601`, `unix_seconds`, `unix_millis`, `date`, or a strftime pattern.
     #[serde(default)]
     pub formats: Vec<String>,
@@ -287,8 +322,12 @@ pub struct ColumnSpecTable {
 /// A column with options; see [`ColumnSpecTable`] for the keys of the table form.
 #[derive(Debug, Clone, Default)]
 pub struct ColumnSpec {
-    /// The column's name in the file.
+    /// The column's name in the file (empty for a constant or one-hot column).
     pub column: String,
+    /// A constant value used instead of a column.
+    pub constant: Option<String>,
+    /// Flag columns read as the list of those set.
+    pub one_hot: Vec<String>,
     /// Timestamp formats tried in order.
     pub formats: Vec<String>,
     /// Money unit.
@@ -311,6 +350,8 @@ impl From<ColumnSpecTable> for ColumnSpec {
     fn from(t: ColumnSpecTable) -> Self {
         Self {
             column: t.column,
+            constant: t.constant,
+            one_hot: t.one_hot,
             formats: t.formats,
             unit: t.unit,
             scheme: t.scheme,
@@ -406,6 +447,48 @@ pub struct FieldsSpec {
     pub name: Option<ColumnSpec>,
     /// An explicit label column (customers), such as a churn flag, kept as a tag.
     pub label: Option<ColumnSpec>,
+    /// Flag columns read as values of one tag (customers).
+    #[serde(default)]
+    pub flags: Vec<FlagsSpec>,
+}
+
+impl FieldsSpec {
+    /// Every column-valued field with its key, for validation.
+    pub fn column_specs(&self) -> Vec<(String, &ColumnSpec)> {
+        let single = [
+            ("record_key", &self.record_key),
+            ("order_id", &self.order_id),
+            ("timestamp", &self.timestamp),
+            ("item", &self.item),
+            ("quantity", &self.quantity),
+            ("unit_price", &self.unit_price),
+            ("line_amount", &self.line_amount),
+            ("coupon", &self.coupon),
+            ("store", &self.store),
+            ("tags", &self.tags),
+            ("satisfaction", &self.satisfaction),
+            ("ticket_kind", &self.ticket_kind),
+            ("price", &self.price),
+            ("name", &self.name),
+            ("label", &self.label),
+        ];
+        let mut out: Vec<(String, &ColumnSpec)> =
+            single.into_iter().filter_map(|(k, v)| v.as_ref().map(|v| (k.to_owned(), v))).collect();
+        out.extend(self.item_aliases.iter().enumerate().map(|(i, c)| (format!("item_aliases[{i}]"), c)));
+        out.extend(self.categories.iter().enumerate().map(|(i, c)| (format!("categories[{i}]"), c)));
+        out
+    }
+}
+
+/// `[[sources.fields.flags]]`: flag columns (0/1) whose names, where set, become values of one
+/// dictionary tag (customers): `{ one_hot = ["Action", "Comedy"], tag = "favourite_genres" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlagsSpec {
+    /// The flag columns.
+    pub one_hot: Vec<String>,
+    /// The canonical tag (or alias) the set columns' names are values of.
+    pub tag: String,
 }
 
 /// `[sources.validate]`: limits beyond which a row is absurd.
@@ -424,6 +507,15 @@ pub struct ValidateSpec {
     /// When the amount is missing, use the catalog price × quantity (counted in the report).
     #[serde(default = "default_true")]
     pub impute_missing_amount: bool,
+    /// Whether a transaction line needs an amount. With `false`, lines without one (or sources without
+    /// an amount column, such as ratings or baskets) are kept with no amount: monetary tags are then
+    /// absent (NaN) for their customers instead of the rows being quarantined.
+    #[serde(default = "default_true")]
+    pub require_amount: bool,
+    /// Whether exact duplicate lines are dropped (counted as duplicates). `false` keeps them, for data
+    /// where two identical lines are two real events (a basket file without order or time of day).
+    #[serde(default = "default_true")]
+    pub drop_duplicates: bool,
 }
 
 impl Default for ValidateSpec {
@@ -433,6 +525,8 @@ impl Default for ValidateSpec {
             max_line_amount: default_max_amount(),
             repair_unit_errors: false,
             impute_missing_amount: true,
+            require_amount: true,
+            drop_duplicates: true,
         }
     }
 }
@@ -559,7 +653,21 @@ impl SourceConfig {
                 }
             }
         }
-        if let FormatSpec::Csv { delimiter, header, columns, quote } = &source.format {
+        for (field, spec) in f.column_specs() {
+            let given = usize::from(!spec.column.is_empty())
+                + usize::from(spec.constant.is_some())
+                + usize::from(!spec.one_hot.is_empty());
+            if given != 1 {
+                return Err(self.invalid(key(&format!("fields.{field}")), "give one of column, constant or one_hot"));
+            }
+        }
+        if let Some(i) = f.flags.iter().position(|flags| flags.one_hot.is_empty()) {
+            return Err(self.invalid(key(&format!("fields.flags[{i}].one_hot")), "name at least one column"));
+        }
+        if let Err(message) = source.format.encoding() {
+            return Err(self.invalid(key("format.encoding"), message));
+        }
+        if let FormatSpec::Csv { delimiter, header, columns, quote, .. } = &source.format {
             if delimiter != "whitespace" && delimiter.len() != 1 {
                 return Err(self.invalid(key("format.delimiter"), "one ASCII character, or \"whitespace\""));
             }

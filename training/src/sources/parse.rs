@@ -14,7 +14,7 @@ use super::config::{ColumnSpec, ConfigError, FormatSpec, SourceConfig, SourceKin
 use super::normalize::{KeyKind, Normalizer, PhoneRules, fold_width, normalize_key};
 use super::quality::SourceQuality;
 use super::quarantine::{QuarantineWriter, QuarantinedRow, Reason};
-use super::reader::{Col, ColumnSet, Dedup, Event, ReadError, Row, read_file};
+use super::reader::{Col, ColumnSet, Dedup, Event, ONE_HOT_SEPARATOR, ReadError, Row, read_file};
 use super::timestamp::TimestampParser;
 use crate::unify::dictionary::{TagDictionary, TagIdx, TagValue, ValueProblem};
 
@@ -91,13 +91,13 @@ struct KeyParser {
 
 impl KeyParser {
     fn new(spec: &SourceSpec, config: &SourceConfig, columns: &mut ColumnSet) -> Self {
-        let key = spec.fields.record_key.as_ref().map(|k| (columns.add(&k.column), k.clone()));
+        let key = spec.fields.record_key.as_ref().map(|k| (columns.add_spec(k), k.clone()));
         let fallback = spec
             .fields
             .record_key
             .as_ref()
             .and_then(|k| k.fallback.as_deref())
-            .map(|f| (columns.add(&f.column), f.clone()));
+            .map(|f| (columns.add_spec(f), f.clone()));
         let identity = spec.identity.iter().map(|i| (columns.add(&i.column), i.kind, i.column.clone())).collect();
         let phone = PhoneRules {
             country_code: config.identity.phone_country_code.clone(),
@@ -190,7 +190,7 @@ impl TimeField {
         let day_start =
             |d: NaiveDate| d.and_time(NaiveTime::MIN).and_local_timezone(tz).single().map_or(0, |t| t.timestamp());
         Ok(Self {
-            col: columns.add(&spec.column),
+            col: columns.add_spec(spec),
             column: spec.column.clone(),
             parser,
             from: day_start(config.project.valid_from),
@@ -245,7 +245,7 @@ struct NumberField {
 impl NumberField {
     fn new(spec: &ColumnSpec, columns: &mut ColumnSet) -> Self {
         Self {
-            col: columns.add(&spec.column),
+            col: columns.add_spec(spec),
             column: spec.column.clone(),
             factor: spec.unit.unwrap_or_default().factor(),
         }
@@ -267,7 +267,7 @@ struct ItemField {
 impl ItemField {
     fn new(spec: &ColumnSpec, columns: &mut ColumnSet) -> Self {
         Self {
-            col: columns.add(&spec.column),
+            col: columns.add_spec(spec),
             column: spec.column.clone(),
             scheme: spec.scheme.clone().unwrap_or_else(|| "item".to_owned()),
             normalize: spec.normalize.unwrap_or(Normalizer::Trim),
@@ -303,6 +303,7 @@ struct TransactionParser {
     max_amount: f64,
     repair_units: bool,
     impute: bool,
+    require_amount: bool,
 }
 
 impl TransactionParser {
@@ -337,8 +338,11 @@ impl TransactionParser {
                 batch.quality.repair("imputed_amount_from_catalog");
             }
         }
-        let mut amount =
-            amount.ok_or_else(|| Bad::new(Reason::MissingField, amount_field, "empty amount and no catalog price"))?;
+        let mut amount = match amount {
+            Some(a) => a,
+            None if !self.require_amount => f64::NAN,
+            None => return Err(Bad::new(Reason::MissingField, amount_field, "empty amount and no catalog price")),
+        };
         if quantity < 0.0 && amount > 0.0 {
             amount = -amount;
         }
@@ -389,6 +393,8 @@ struct CustomerParser {
     time: Option<TimeField>,
     tags: Option<(Col, String, Vec<String>, Vec<String>)>,
     attributes: Vec<(Col, String, TagIdx)>,
+    /// Flag columns (one-hot), their label, and the tag their set columns' names are values of.
+    flags: Vec<(Col, String, TagIdx)>,
 }
 
 impl CustomerParser {
@@ -423,6 +429,11 @@ impl CustomerParser {
         for (col, column, tag) in &self.attributes {
             if let Some(raw) = row.get(*col) {
                 push_fact(batch, dict, record, *tag, column, Some(raw), ts);
+            }
+        }
+        for (col, label, tag) in &self.flags {
+            for name in row.get(*col).into_iter().flat_map(|v| v.split(ONE_HOT_SEPARATOR)) {
+                push_fact(batch, dict, record, *tag, label, Some(name), ts);
             }
         }
         if let Some(t) = ts {
@@ -512,15 +523,16 @@ fn build_parser(ctx: &ReadContext<'_>, spec: &SourceSpec, columns: &mut ColumnSe
                 keys,
                 time,
                 item,
-                order: f.order_id.as_ref().map(|c| columns.add(&c.column)),
-                quantity: f.quantity.as_ref().map(|c| (columns.add(&c.column), c.column.clone())),
+                order: f.order_id.as_ref().map(|c| columns.add_spec(c)),
+                quantity: f.quantity.as_ref().map(|c| (columns.add_spec(c), c.column.clone())),
                 unit_price: f.unit_price.as_ref().map(|c| NumberField::new(c, columns)),
                 line_amount: f.line_amount.as_ref().map(|c| NumberField::new(c, columns)),
-                coupon: f.coupon.as_ref().map(|c| columns.add(&c.column)),
+                coupon: f.coupon.as_ref().map(|c| columns.add_spec(c)),
                 max_quantity: spec.validate.max_quantity,
                 max_amount: spec.validate.max_line_amount,
                 repair_units: spec.validate.repair_unit_errors,
                 impute: spec.validate.impute_missing_amount,
+                require_amount: spec.validate.require_amount,
             }))
         }
         SourceKind::Customers => {
@@ -532,7 +544,7 @@ fn build_parser(ctx: &ReadContext<'_>, spec: &SourceSpec, columns: &mut ColumnSe
                     t.separators.iter().map(|s| fold_width(s)).collect()
                 };
                 let value_separators = t.value_separators.iter().map(|s| fold_width(s)).collect();
-                (columns.add(&t.column), t.column.clone(), separators, value_separators)
+                (columns.add_spec(t), t.column.clone(), separators, value_separators)
             });
             let mut attributes = Vec::new();
             for (column, tag_name) in &f.attributes {
@@ -543,16 +555,26 @@ fn build_parser(ctx: &ReadContext<'_>, spec: &SourceSpec, columns: &mut ColumnSe
                 })?;
                 attributes.push((columns.add(column), column.clone(), tag));
             }
-            KindParser::Customers(CustomerParser { keys, time, tags, attributes })
+            let mut flags = Vec::new();
+            for spec_flags in &f.flags {
+                let label = spec_flags.one_hot.join(&ONE_HOT_SEPARATOR.to_string());
+                let tag = ctx.dictionary.find(&spec_flags.tag).ok_or_else(|| SourceError::UnknownTag {
+                    source_name: spec.name.clone(),
+                    column: label.clone(),
+                    tag: spec_flags.tag.clone(),
+                })?;
+                flags.push((columns.add_one_hot(&spec_flags.one_hot), label, tag));
+            }
+            KindParser::Customers(CustomerParser { keys, time, tags, attributes, flags })
         }
         SourceKind::Feedback => {
             let time = TimeField::new(f.timestamp.as_ref().ok_or_else(|| missing("timestamp"))?, config, columns)?;
             KindParser::Feedback(FeedbackParser {
                 keys,
                 time,
-                kind: f.ticket_kind.as_ref().map(|c| (columns.add(&c.column), c.column.clone())),
+                kind: f.ticket_kind.as_ref().map(|c| (columns.add_spec(c), c.column.clone())),
                 kind_tag: ctx.dictionary.find("ticket_kind"),
-                score: f.satisfaction.as_ref().map(|c| (columns.add(&c.column), c.column.clone())),
+                score: f.satisfaction.as_ref().map(|c| (columns.add_spec(c), c.column.clone())),
             })
         }
         SourceKind::Catalog => unreachable!("catalog sources are read by read_catalog"),
@@ -648,7 +670,7 @@ fn route<S: RowSink>(
 /// The dialect of a CSV file that can be read in parallel chunks, if `format` is one.
 fn chunkable(format: &FormatSpec) -> Option<CsvDialect<'_>> {
     match format {
-        FormatSpec::Csv { delimiter, quote, header, columns } if delimiter != "whitespace" => {
+        FormatSpec::Csv { delimiter, quote, header, columns, encoding: None } if delimiter != "whitespace" => {
             Some(CsvDialect { delimiter, quote, header: *header, names: columns })
         }
         _ => None,
@@ -668,7 +690,7 @@ fn drive<S: RowSink>(
     let quarantine_error =
         |error| SourceError::Quarantine { source_name: spec.name.clone(), dir: ctx.quarantine_dir.to_owned(), error };
     let quarantine = QuarantineWriter::create(ctx.quarantine_dir, &spec.name).map_err(quarantine_error)?;
-    let mut dedup = Dedup::default();
+    let mut dedup = if spec.validate.drop_duplicates { Dedup::default() } else { Dedup::keeping_all() };
     let files = ctx.config.source_files(spec)?;
     sink.quality().source = spec.name.clone();
     sink.quality().kind = spec.kind.as_str().to_owned();
@@ -790,8 +812,11 @@ impl RowSink for CatalogSink<'_> {
             None => None,
         };
         let categories = &self.dictionary.categories;
-        let category =
-            self.categories.iter().find_map(|(col, scheme)| row.get(*col).and_then(|raw| categories.map(scheme, raw)));
+        // A one-hot group gives the names of its set columns: the first that maps is the category.
+        let category = self.categories.iter().find_map(|(col, scheme)| {
+            let raw = row.get(*col)?;
+            categories.map(scheme, raw).or_else(|| raw.split(ONE_HOT_SEPARATOR).find_map(|v| categories.map(scheme, v)))
+        });
         if category.is_none() {
             self.quality.repair("no_category_mapped");
         }
@@ -828,10 +853,10 @@ pub fn read_catalog(
     let categories: Vec<(Col, String)> = f
         .categories
         .iter()
-        .map(|c| (columns.add(&c.column), c.scheme.clone().unwrap_or_else(|| c.column.clone())))
+        .map(|c| (columns.add_spec(c), c.scheme.clone().unwrap_or_else(|| c.column.clone())))
         .collect();
     let price = f.price.as_ref().map(|p| NumberField::new(p, &mut columns));
-    let name = f.name.as_ref().map(|n| columns.add(&n.column));
+    let name = f.name.as_ref().map(|n| columns.add_spec(n));
     let mut sink = CatalogSink {
         item,
         aliases,

@@ -59,28 +59,107 @@ impl Col {
     }
 }
 
-/// The columns a source's parser needs, by name.
+/// Where a registered column's value comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// A column of the file.
+    Column(String),
+    /// The same value on every row.
+    Constant(String),
+    /// Flag columns: the names of those set, joined by [`ONE_HOT_SEPARATOR`].
+    OneHot(Vec<String>),
+}
+
+/// Separates the names of the set columns in a one-hot value.
+pub const ONE_HOT_SEPARATOR: char = '|';
+
+/// The columns a source's parser needs, by name (or constants and one-hot groups standing in for one).
 #[derive(Debug, Clone, Default)]
 pub struct ColumnSet {
     names: Vec<String>,
+    sources: Vec<Source>,
 }
 
 impl ColumnSet {
-    /// Registers a column (once per name) and returns its handle.
-    pub fn add(&mut self, name: &str) -> Col {
-        match self.names.iter().position(|n| n == name) {
+    fn register(&mut self, name: String, source: Source) -> Col {
+        match self.sources.iter().position(|s| *s == source) {
             Some(i) => Col(i),
             None => {
-                self.names.push(name.to_owned());
+                self.names.push(name);
+                self.sources.push(source);
                 Col(self.names.len() - 1)
             }
         }
     }
 
-    /// The registered names.
+    /// Registers a file column (once per name) and returns its handle.
+    pub fn add(&mut self, name: &str) -> Col {
+        self.register(name.to_owned(), Source::Column(name.to_owned()))
+    }
+
+    /// Registers what a column spec reads: its column, its constant, or its one-hot flag columns.
+    pub fn add_spec(&mut self, spec: &super::config::ColumnSpec) -> Col {
+        match (&spec.constant, spec.one_hot.is_empty()) {
+            (Some(value), _) => self.register(format!("={value}"), Source::Constant(value.clone())),
+            (None, false) => self.add_one_hot(&spec.one_hot),
+            (None, true) => self.add(&spec.column),
+        }
+    }
+
+    /// Registers flag columns read as one value: the names of the set ones, joined by
+    /// [`ONE_HOT_SEPARATOR`] (`None` when none is set).
+    pub fn add_one_hot(&mut self, columns: &[String]) -> Col {
+        self.register(columns.join(&ONE_HOT_SEPARATOR.to_string()), Source::OneHot(columns.to_vec()))
+    }
+
+    /// The registered names (a constant shows as `=value`, flag columns joined by `|`).
     pub fn names(&self) -> &[String] {
         &self.names
     }
+
+    /// Whether some registered column is a group of flag columns.
+    fn has_one_hot(&self) -> bool {
+        self.sources.iter().any(|s| matches!(s, Source::OneHot(_)))
+    }
+}
+
+/// Whether a flag column's value means "set".
+pub fn flag_is_set(value: &str) -> bool {
+    ["1", "true", "yes", "y", "t"].iter().any(|t| value.trim().eq_ignore_ascii_case(t))
+}
+
+/// How a registered column's value is taken from a record's fields.
+#[derive(Debug, Clone)]
+pub(crate) enum Slot {
+    Field(usize),
+    Constant(String),
+    OneHot(Vec<(usize, String)>),
+}
+
+/// Builds the values of a row from its fields: `scratch` holds one-hot texts.
+fn fill_values<'a>(
+    slots: &'a [Slot],
+    field: impl Fn(usize) -> &'a str,
+    scratch: &'a mut Vec<String>,
+) -> impl Iterator<Item = Option<&'a str>> {
+    scratch.clear();
+    for slot in slots {
+        if let Slot::OneHot(flags) = slot {
+            let set: Vec<&str> =
+                flags.iter().filter(|(p, _)| flag_is_set(field(*p))).map(|(_, name)| name.as_str()).collect();
+            scratch.push(set.join(&ONE_HOT_SEPARATOR.to_string()));
+        }
+    }
+    let scratch: &'a Vec<String> = scratch;
+    let mut next = 0;
+    slots.iter().map(move |slot| match slot {
+        Slot::Field(p) => trimmed(field(*p)),
+        Slot::Constant(v) => trimmed(v),
+        Slot::OneHot(_) => {
+            next += 1;
+            trimmed(&scratch[next - 1])
+        }
+    })
 }
 
 /// One well-formed row: the values of the registered columns, trimmed, `None` when empty.
@@ -132,11 +211,12 @@ const DEDUP_SHARDS: usize = 16;
 #[derive(Debug)]
 pub struct Dedup {
     shards: Vec<rustc_hash::FxHashSet<u64>>,
+    keep_all: bool,
 }
 
 impl Default for Dedup {
     fn default() -> Self {
-        Self { shards: (0..DEDUP_SHARDS).map(|_| rustc_hash::FxHashSet::default()).collect() }
+        Self { shards: (0..DEDUP_SHARDS).map(|_| rustc_hash::FxHashSet::default()).collect(), keep_all: false }
     }
 }
 
@@ -155,8 +235,13 @@ pub(crate) fn record_hash(record: &csv::ByteRecord) -> u64 {
 }
 
 impl Dedup {
+    /// A set that calls every line new (duplicates are kept).
+    pub fn keeping_all() -> Self {
+        Self { shards: Vec::new(), keep_all: true }
+    }
+
     fn insert(&mut self, hash: u64) -> bool {
-        self.shards[shard_of(hash)].insert(hash)
+        self.keep_all || self.shards[shard_of(hash)].insert(hash)
     }
 
     /// True the first time these bytes are seen. Uses a 64-bit XXH3 fingerprint: at 10 million lines the
@@ -175,6 +260,9 @@ impl Dedup {
     /// chunk after chunk, would report. Shards are filled in parallel.
     pub(crate) fn mark_duplicates(&mut self, chunks: &[Vec<u64>]) -> Vec<Vec<u32>> {
         use rayon::prelude::*;
+        if self.keep_all {
+            return vec![Vec::new(); chunks.len()];
+        }
         let per_shard: Vec<Vec<(u32, u32)>> = self
             .shards
             .par_iter_mut()
@@ -213,34 +301,100 @@ pub fn read_file(
     on: &mut dyn FnMut(Event<'_>),
 ) -> Result<(), ReadError> {
     let io = |source| ReadError::Io { path: path.to_owned(), source };
+    let encoding = format.encoding().map_err(|message| ReadError::Io {
+        path: path.to_owned(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, message),
+    })?;
+    let open = || -> Result<Box<dyn Read>, ReadError> {
+        let file = File::open(path).map_err(io)?;
+        Ok(match encoding {
+            Some(encoding) => Box::new(Transcode::new(file, encoding)),
+            None => Box::new(file),
+        })
+    };
     match format {
-        FormatSpec::Csv { delimiter, quote, header, columns: names } if delimiter == "whitespace" => {
-            let file = File::open(path).map_err(io)?;
-            read_whitespace(path, BufReader::with_capacity(1 << 20, file), *header, names, columns, dedup, on_bytes, on)
-        }
-        FormatSpec::Csv { delimiter, quote, header, columns: names } => {
-            let (reader, newlines) = csv_reader(File::open(path).map_err(io)?, delimiter, quote, 0);
+        FormatSpec::Csv { delimiter, header, columns: names, .. } if delimiter == "whitespace" => read_whitespace(
+            path,
+            BufReader::with_capacity(1 << 20, open()?),
+            *header,
+            names,
+            columns,
+            dedup,
+            on_bytes,
+            on,
+        ),
+        FormatSpec::Csv { delimiter, quote, header, columns: names, .. } => {
+            let (reader, newlines) = csv_reader(open()?, delimiter, quote, 0);
             read_csv(path, reader, &newlines, *header, names, columns, dedup, on_bytes, on)
         }
-        FormatSpec::Jsonl => {
-            let file = File::open(path).map_err(io)?;
-            read_jsonl(path, BufReader::with_capacity(1 << 20, file), columns, dedup, on_bytes, on)
-        }
+        FormatSpec::Jsonl => read_jsonl(path, BufReader::with_capacity(1 << 20, open()?), columns, dedup, on_bytes, on),
         FormatSpec::Parquet => read_parquet(path, columns, dedup, on),
     }
 }
 
-fn resolve(path: &Path, header: &[String], columns: &ColumnSet) -> Result<Vec<usize>, ReadError> {
-    let mut positions = Vec::with_capacity(columns.names.len());
-    let mut missing = Vec::new();
-    for name in &columns.names {
-        match header.iter().position(|h| h == name) {
-            Some(p) => positions.push(p),
-            None => missing.push(name.clone()),
+/// A reader that transcodes another encoding to UTF-8 as bytes pass through (line breaks stay where they
+/// are, so line numbers do not change).
+struct Transcode<R> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    input: Vec<u8>,
+    decoded: Vec<u8>,
+    taken: usize,
+    eof: bool,
+}
+
+impl<R: Read> Transcode<R> {
+    fn new(inner: R, encoding: &'static encoding_rs::Encoding) -> Self {
+        Self {
+            inner,
+            decoder: encoding.new_decoder_without_bom_handling(),
+            input: vec![0; 1 << 16],
+            decoded: Vec::new(),
+            taken: 0,
+            eof: false,
         }
     }
+}
+
+impl<R: Read> Read for Transcode<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.taken == self.decoded.len() && !self.eof {
+            let n = self.inner.read(&mut self.input)?;
+            self.eof = n == 0;
+            self.decoded.clear();
+            self.taken = 0;
+            let room = self.decoder.max_utf8_buffer_length(n).unwrap_or(4 * n + 16);
+            self.decoded.resize(room, 0);
+            let (_, read, written, _) = self.decoder.decode_to_utf8(&self.input[..n], &mut self.decoded, self.eof);
+            debug_assert_eq!(read, n);
+            self.decoded.truncate(written);
+        }
+        let n = out.len().min(self.decoded.len() - self.taken);
+        out[..n].copy_from_slice(&self.decoded[self.taken..self.taken + n]);
+        self.taken += n;
+        Ok(n)
+    }
+}
+
+fn resolve(path: &Path, header: &[String], columns: &ColumnSet) -> Result<Vec<Slot>, ReadError> {
+    let mut slots = Vec::with_capacity(columns.names.len());
+    let mut missing = Vec::new();
+    let mut position = |name: &str| match header.iter().position(|h| h == name) {
+        Some(p) => p,
+        None => {
+            missing.push(name.to_owned());
+            0
+        }
+    };
+    for source in &columns.sources {
+        slots.push(match source {
+            Source::Column(name) => Slot::Field(position(name)),
+            Source::Constant(value) => Slot::Constant(value.clone()),
+            Source::OneHot(names) => Slot::OneHot(names.iter().map(|n| (position(n), n.clone())).collect()),
+        });
+    }
     if missing.is_empty() {
-        Ok(positions)
+        Ok(slots)
     } else {
         Err(ReadError::MissingColumns { path: path.to_owned(), missing, available: header.to_vec() })
     }
@@ -338,8 +492,8 @@ pub(crate) struct CsvLayout {
     pub header_record: Option<csv::ByteRecord>,
     /// Column names.
     pub header: Vec<String>,
-    /// Position of each registered column.
-    pub positions: Vec<usize>,
+    /// Where each registered column's value comes from.
+    pub positions: Vec<Slot>,
 }
 
 impl CsvLayout {
@@ -412,6 +566,7 @@ pub(crate) fn csv_rows<R: Read>(
     let mut broken_records = 0u64;
     let mut fields: Vec<&str> = Vec::with_capacity(width);
     let mut values: Vec<Option<&str>> = Vec::with_capacity(positions.len());
+    let mut scratch: Vec<String> = Vec::new();
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -484,7 +639,7 @@ pub(crate) fn csv_rows<R: Read>(
         } else {
             let mut row_values = std::mem::take(&mut values);
             row_values.clear();
-            row_values.extend(positions.iter().map(|&p| trimmed(fields[p])));
+            row_values.extend(fill_values(positions, |p| fields[p], &mut scratch));
             on(Event::Row(Row { line, values: &row_values }));
             values = reuse(row_values);
         }
@@ -517,7 +672,8 @@ fn read_whitespace<R: BufRead>(
     let mut consumed = 0u64;
     let mut header: Vec<String> = names.to_vec();
     let mut header_line: Option<Vec<u8>> = None;
-    let mut positions: Option<Vec<usize>> = None;
+    let mut positions: Option<Vec<Slot>> = None;
+    let mut scratch: Vec<String> = Vec::new();
     loop {
         buf.clear();
         let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
@@ -572,7 +728,7 @@ fn read_whitespace<R: BufRead>(
             on(Event::Duplicate(line));
             continue;
         }
-        let values: Vec<Option<&str>> = positions.iter().map(|&p| Some(fields[p])).collect();
+        let values: Vec<Option<&str>> = fill_values(positions, |p| fields[p], &mut scratch).collect();
         on(Event::Row(Row { line, values: &values }));
     }
     if positions.is_none() && line > 0 {
@@ -649,7 +805,21 @@ fn read_jsonl<R: BufRead>(
             continue;
         }
         owned.clear();
-        owned.extend(columns.names.iter().map(|name| object.get(name).and_then(json_text)));
+        let field = |name: &str| object.get(name).and_then(json_text);
+        owned.extend(columns.sources.iter().map(|source| {
+            match source {
+                Source::Column(name) => field(name),
+                Source::Constant(value) => Some(value.clone()),
+                Source::OneHot(names) => Some(
+                    names
+                        .iter()
+                        .filter(|n| field(n).is_some_and(|v| flag_is_set(&v)))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(&ONE_HOT_SEPARATOR.to_string()),
+                ),
+            }
+        }));
         let values: Vec<Option<&str>> = owned.iter().map(|v| v.as_deref().and_then(trimmed)).collect();
         on(Event::Row(Row { line, values: &values }));
     }
@@ -669,18 +839,33 @@ fn read_parquet(
     let frame = ParquetReader::new(file).finish().map_err(fail)?;
     let header: Vec<String> = frame.get_column_names().iter().map(|n| n.to_string()).collect();
     resolve(path, &header, columns)?;
+    if columns.has_one_hot() {
+        return Err(ReadError::Parquet {
+            path: path.to_owned(),
+            message: "one_hot is not supported for Parquet".into(),
+        });
+    }
     let mut text_columns = Vec::with_capacity(columns.names.len());
-    for name in &columns.names {
-        let column = frame.column(name).map_err(fail)?.cast(&DataType::String).map_err(fail)?;
-        text_columns.push(column.str().map_err(fail)?.clone());
+    for source in &columns.sources {
+        text_columns.push(match source {
+            Source::Column(name) => {
+                let column = frame.column(name).map_err(fail)?.cast(&DataType::String).map_err(fail)?;
+                Some(column.str().map_err(fail)?.clone())
+            }
+            _ => None,
+        });
     }
     let mut values: Vec<Option<&str>> = Vec::with_capacity(columns.names.len());
     let mut key = Vec::new();
     for row in 0..frame.height() {
         values.clear();
         key.clear();
-        for column in &text_columns {
-            let v = column.get(row);
+        for (column, source) in text_columns.iter().zip(&columns.sources) {
+            let v = match (column, source) {
+                (Some(column), _) => column.get(row),
+                (None, Source::Constant(value)) => Some(value.as_str()),
+                (None, _) => None,
+            };
             key.extend_from_slice(v.unwrap_or("\u{0}").as_bytes());
             key.push(0x1f);
             values.push(v.and_then(trimmed));
@@ -765,6 +950,7 @@ mod tests {
             quote: String::new(),
             header: false,
             columns: vec!["id".into(), "date".into(), "n".into(), "amount".into()],
+            encoding: None,
         };
         let (rows, other) = collect(&path, &format, &["id", "amount"]);
         assert_eq!(rows.len(), 2);
@@ -781,5 +967,72 @@ mod tests {
         let (rows, other) = collect(&path, &FormatSpec::Jsonl, &["id", "score"]);
         assert_eq!(rows, vec![(1, vec![Some("T1".into()), Some("4".into())]), (3, vec![Some("T3".into()), None])]);
         assert_eq!(other, vec!["2:invalid_json"]);
+    }
+}
+
+#[cfg(test)]
+mod config_feature_tests {
+    use super::*;
+    use crate::sources::config::ColumnSpec;
+
+    fn read(path: &Path, format: &FormatSpec, columns: &ColumnSet, cols: &[Col]) -> Vec<Vec<Option<String>>> {
+        let mut rows = Vec::new();
+        read_file(path, format, columns, &mut Dedup::default(), &mut |_| {}, &mut |event| {
+            if let Event::Row(row) = event {
+                rows.push(cols.iter().map(|c| row.get(*c).map(str::to_owned)).collect());
+            }
+        })
+        .unwrap();
+        rows
+    }
+
+    fn csv(encoding: Option<&str>) -> FormatSpec {
+        FormatSpec::Csv {
+            delimiter: "|".into(),
+            quote: String::new(),
+            header: false,
+            columns: vec!["id".into(), "title".into(), "Action".into(), "Comedy".into()],
+            encoding: encoding.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn constants_and_one_hot_groups_read_like_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.item");
+        std::fs::write(&path, "1|A|1|1\n2|B|0|0\n3|C|0|yes\n").unwrap();
+        let mut columns = ColumnSet::default();
+        let constant = columns.add_spec(&ColumnSpec { constant: Some("cd".into()), ..ColumnSpec::default() });
+        let genres = columns.add_one_hot(&["Action".into(), "Comedy".into()]);
+        let id = columns.add("id");
+        let rows = read(&path, &csv(None), &columns, &[constant, genres, id]);
+        let text = |v: &str| Some(v.to_owned());
+        assert_eq!(rows[0], vec![text("cd"), text("Action|Comedy"), text("1")]);
+        assert_eq!(rows[1], vec![text("cd"), None, text("2")]);
+        assert_eq!(rows[2], vec![text("cd"), text("Comedy"), text("3")]);
+    }
+
+    #[test]
+    fn latin1_files_are_transcoded_and_utf8_stays_strict() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u.item");
+        std::fs::write(&path, b"1|Mis\xe9rables|0|0\n2|B\xe9b\xe9|0|1\n").unwrap();
+        let mut columns = ColumnSet::default();
+        let title = columns.add("title");
+        let rows = read(&path, &csv(Some("latin1")), &columns, &[title]);
+        assert_eq!(rows, vec![vec![Some("Misérables".to_owned())], vec![Some("Bébé".to_owned())]]);
+        // Without an encoding the same bytes are invalid UTF-8: quarantined, not guessed.
+        assert!(read(&path, &csv(None), &columns, &[title]).is_empty());
+        assert!(csv(Some("no-such-encoding")).encoding().is_err());
+    }
+
+    #[test]
+    fn flags_recognise_the_usual_spellings() {
+        for set in ["1", "true", "YES", "y", " T "] {
+            assert!(flag_is_set(set), "{set}");
+        }
+        for unset in ["0", "", "no", "false", "2"] {
+            assert!(!flag_is_set(unset), "{unset}");
+        }
     }
 }
