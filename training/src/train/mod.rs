@@ -6,8 +6,8 @@
 //!   scored on the same window. Every metric is printed beside its simple baseline (recency-only churn
 //!   score, constant timing, popularity).
 //! - **Final models.** Churn is refitted on features as of T−H labelled on [T−H, T) and scores every
-//!   customer as of T; timing and affinity are refitted on everything before T. Their outputs fill the
-//!   bundle the server loads.
+//!   customer as of T; timing and affinity are refitted on everything before T (affinity keeps the component
+//!   and blend weights the backtest validated). Their outputs fill the bundle the server loads.
 //!
 //! Features are always computed as of the start of their label window, so nothing from the window leaks
 //! into them.
@@ -20,13 +20,14 @@ pub mod report;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::eval::classification::{ClassificationMetrics, classification_metrics};
 use crate::eval::ranking::{RankingMetrics, popularity_recommendations, ranking_metrics};
 use crate::eval::timing::{TimingMetrics, timing_metrics};
 use crate::features::{FeatureMatrix, FeatureParams, FeatureSchema};
-use crate::models::affinity::{AffinityModel, AffinityParams, Interactions, fit_affinity};
+use crate::models::affinity::{AffinityModel, AffinityParams, Interactions, fit_affinity, fit_with_choice};
 use crate::models::churn::{ChurnModel, ChurnParams, LogisticScorer, fit_churn};
 use crate::models::timing::{History, TimingModel, TimingParams, TimingPrediction, fit_timing};
 use crate::unify::Unified;
@@ -362,7 +363,7 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
         })
         .collect();
     let recs: Vec<Vec<u32>> = evaluated
-        .iter()
+        .par_iter()
         .map(|&c| {
             let segment = Some(mid.segments[c]).filter(|s| *s != u16::MAX);
             affinity_bt
@@ -373,7 +374,9 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
         })
         .collect();
     let trained_items = ctx.interactions.before(mid.day).active_items();
-    let popular = popularity_recommendations(&affinity_bt.popularity, &vec![Vec::new(); evaluated.len()], 10);
+    // The baseline gives everyone the same list.
+    let popular =
+        vec![popularity_recommendations(&affinity_bt.popularity, &[Vec::new()], 10).remove(0); evaluated.len()];
     let recommendations = Compared {
         model: ranking_metrics(&recs, &truth, 10, trained_items).map_err(|e| TrainError::Eval(e.to_string()))?,
         baseline: ranking_metrics(&popular, &truth, 10, trained_items).map_err(|e| TrainError::Eval(e.to_string()))?,
@@ -406,7 +409,11 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
         churn_probability[c] = p_now[k];
         churn_reasons[c] = churn_final.reasons(&now_matrix, k, 3);
     }
-    let affinity = fit_affinity(&ctx.interactions, &now.segments, now.day, &params.affinity)?;
+    // The backtest validated the affinity component and blend on the 28 days before T−H; the final model
+    // refits that choice on everything before T instead of validating again.
+    let mut affinity =
+        fit_with_choice(&ctx.interactions.before(now.day), &now.segments, &params.affinity, affinity_bt.choice)?;
+    affinity.validation = affinity_bt.validation.clone();
     let k = params.recommendations_per_customer;
     let recommendations = affinity.recommend_all(&ctx.interactions.before(now.day), &now.segments, now.day, k);
     lap("final_models", &mut timings);

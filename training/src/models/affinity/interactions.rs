@@ -84,7 +84,16 @@ impl Interactions {
         self.filter_days(|d| d >= from && d < to)
     }
 
+    /// The events of the users with `keep[user]` (the others keep their index but no events).
+    pub fn only_users(&self, keep: &[bool]) -> Self {
+        self.filter(|user, _| keep.get(user).copied().unwrap_or(false))
+    }
+
     fn filter_days(&self, keep: impl Fn(i32) -> bool) -> Self {
+        self.filter(|_, day| keep(day))
+    }
+
+    fn filter(&self, keep: impl Fn(usize, i32) -> bool) -> Self {
         let mut out = Self {
             n_users: self.n_users,
             n_items: self.n_items,
@@ -96,7 +105,7 @@ impl Interactions {
         out.offsets.push(0);
         for u in 0..self.n_users {
             for e in self.offsets[u]..self.offsets[u + 1] {
-                if keep(self.days[e]) {
+                if keep(u, self.days[e]) {
                     out.items.push(self.items[e]);
                     out.days.push(self.days[e]);
                     out.quantities.push(self.quantities[e]);

@@ -150,6 +150,10 @@ pub struct AffinityParams {
     pub validation_days: i32,
     /// Validation users sampled at most (seeded; default 20,000).
     pub validation_max_users: usize,
+    /// Users the validation candidates are fitted on at most: the validation users plus a seeded sample of the
+    /// others (default 200,000). Model choice needs item statistics, which a sample estimates well, and ALS
+    /// costs time in proportion to the users; the chosen model is then refitted on everyone.
+    pub validation_fit_max_users: usize,
     /// Step of the blend-weight simplex grid (default 0.1: 66 weight triples).
     pub blend_step: f64,
     /// Candidates per source (collaborative, popularity) scored per user (default 200).
@@ -179,6 +183,7 @@ impl Default for AffinityParams {
             segment_shrinkage: 50.0,
             validation_days: 28,
             validation_max_users: 20_000,
+            validation_fit_max_users: 200_000,
             blend_step: 0.1,
             candidate_pool: 200,
             seed: 42,
@@ -212,6 +217,11 @@ impl AffinityParams {
         check(self.segment_shrinkage >= 0.0, "segment_shrinkage", "must be >= 0")?;
         check(self.validation_days >= 1, "validation_days", "must be at least 1")?;
         check(self.validation_max_users >= 1, "validation_max_users", "must be at least 1")?;
+        check(
+            self.validation_fit_max_users >= self.validation_max_users,
+            "validation_fit_max_users",
+            "must be at least validation_max_users",
+        )?;
         check(
             self.blend_step > 0.0 && self.blend_step <= 1.0 && (1.0 / self.blend_step).fract().abs() < 1e-9,
             "blend_step",
@@ -580,13 +590,8 @@ fn rank(candidates: &[Candidate], w: &BlendChoice, k: usize, in_segment: bool) -
             as f32
             + 1e-6 * c.popularity
     };
-    let mut scored: Vec<(f32, &Candidate)> = candidates.iter().map(|c| (score(c), c)).collect();
     let better = |a: &(f32, &Candidate), b: &(f32, &Candidate)| b.0.total_cmp(&a.0).then(a.1.item.cmp(&b.1.item));
-    if scored.len() > k && k > 0 {
-        scored.select_nth_unstable_by(k - 1, better);
-    }
-    scored.truncate(k);
-    scored.sort_unstable_by(better);
+    let scored = top_k(candidates.iter().map(|c| (score(c), c)), k, better);
     let popular = if in_segment { RecReason::PopularInSegment } else { RecReason::Popular };
     scored
         .into_iter()
@@ -600,6 +605,25 @@ fn rank(candidates: &[Candidate], w: &BlendChoice, k: usize, in_segment: bool) -
             (c.item, s, reason)
         })
         .collect()
+}
+
+/// The `k` best of `items` under `better` (a total order, `Less` = ranks first), best first: one pass keeping a
+/// sorted buffer of `k`, so most items cost one comparison (the validation ranks every user once per weight
+/// triple, where a full selection dominated the fit).
+fn top_k<T: Copy>(items: impl Iterator<Item = T>, k: usize, better: impl Fn(&T, &T) -> std::cmp::Ordering) -> Vec<T> {
+    let mut top: Vec<T> = Vec::with_capacity(k + 1);
+    if k == 0 {
+        return top;
+    }
+    for x in items {
+        if top.len() == k && better(&x, &top[k - 1]).is_ge() {
+            continue;
+        }
+        let at = top.partition_point(|y| better(y, &x).is_lt());
+        top.insert(at, x);
+        top.truncate(k);
+    }
+    top
 }
 
 /// The weight triples (w_cf, w_buy_again, w_popularity) on the simplex with the params' step, w_cf = 1 first
@@ -743,6 +767,21 @@ fn time_split_truth(all: &Interactions, cutoff: i32, end: i32, params: &Affinity
         .collect()
 }
 
+/// `data` restricted to the validation users and a seeded sample of the other users with events, `max` users in
+/// all (`data` itself when it has no more than that).
+fn sample_users(data: &Interactions, truth: &[(u32, Vec<u32>)], max: usize, rng: &mut ChaCha8Rng) -> Interactions {
+    let mut others: Vec<u32> = (0..data.n_users as u32).filter(|&u| !data.user_items(u as usize).is_empty()).collect();
+    if others.len() <= max {
+        return data.clone();
+    }
+    let mut keep = vec![false; data.n_users];
+    truth.iter().for_each(|(u, _)| keep[*u as usize] = true);
+    others.retain(|&u| !keep[u as usize]);
+    others.shuffle(rng);
+    others.iter().take(max.saturating_sub(truth.len())).for_each(|&u| keep[u as usize] = true);
+    data.only_users(&keep)
+}
+
 /// Fits the affinity model on the events before `as_of_day`: picks the model and blend weights by NDCG@10 on
 /// the last `validation_days` before `as_of_day` (fitted on what precedes them), then refits the choice on
 /// everything before `as_of_day`. `segments` is one `u16` per user (`u16::MAX` = none), or empty.
@@ -755,11 +794,18 @@ pub fn fit_affinity(
     check_inputs(train, segments, params)?;
     let train = train.before(as_of_day);
     let cutoff = as_of_day - params.validation_days;
-    let truth = time_split_truth(&train, cutoff, as_of_day, params);
+    let mut truth = time_split_truth(&train, cutoff, as_of_day, params);
     let (choice, rows) = if truth.is_empty() {
         (BlendChoice::fallback(), Vec::new())
     } else {
-        select_blend(&train.before(cutoff), segments, cutoff, &truth, params)?
+        let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
+        if truth.len() > params.validation_max_users {
+            truth.shuffle(&mut rng);
+            truth.truncate(params.validation_max_users);
+            truth.sort_unstable_by_key(|t| t.0);
+        }
+        let fit_part = sample_users(&train.before(cutoff), &truth, params.validation_fit_max_users, &mut rng);
+        select_blend(&fit_part, segments, cutoff, &truth, params)?
     };
     let mut model = fit_with_choice(&train, segments, params, choice)?;
     model.validation = rows;

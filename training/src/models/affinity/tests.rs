@@ -410,3 +410,17 @@ mod reference {
         }
     }
 }
+
+#[test]
+fn top_k_keeps_the_best_in_order_with_ties_to_the_lower_index() {
+    let scores = [0.5f32, 0.9, 0.5, 0.1, 0.9, 0.7];
+    let better = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b));
+    assert_eq!(super::top_k(0..scores.len(), 4, better), vec![1, 4, 5, 0]);
+    assert_eq!(super::top_k(0..scores.len(), 10, better), vec![1, 4, 5, 0, 2, 3]);
+    assert!(super::top_k(0..scores.len(), 0, better).is_empty());
+    let mut all: Vec<usize> = (0..scores.len()).collect();
+    all.sort_by(better);
+    for k in 0..=6 {
+        assert_eq!(super::top_k((0..scores.len()).rev(), k, better), all[..k].to_vec());
+    }
+}
