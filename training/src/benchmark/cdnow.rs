@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use super::classify::{Criterion, choose_logistic_cv, churn_lines, matrix};
+use super::classify::{Criterion, choose_logistic_cv, churn_lines, matrix, stratified_folds};
 use super::data::{Table, ymd};
+use super::timing_cells::{CellConfig, CellKey, CellTable, timing_scores};
 use super::{BenchmarkError, Goal, Line, Protocol, line};
 use crate::models::churn::sigmoid;
 use crate::models::timing::{BgNbdFitParams, BgNbdParams, Rfm, fit_bgnbd};
@@ -308,9 +309,22 @@ fn median(values: &mut [f64]) -> f64 {
     if n % 2 == 1 { values[n / 2] } else { 0.5 * (values[n / 2 - 1] + values[n / 2]) }
 }
 
-/// Runs P3 on master and sample: the predictor (BG/NBD's truncated median, the gap rule rolled forward,
-/// the constant, and blends of the first two) is chosen by MAE on the train buyers.
-pub fn p3(dir: &Path) -> Result<Vec<Line>, BenchmarkError> {
+/// The cell-table shapes and hit weights tried on P3.
+fn p3_grid() -> Vec<CellConfig> {
+    let mut grid = Vec::new();
+    for bgnbd_bins in [1, 4, 8, 12, 16] {
+        for use_gap_rule in [false, true] {
+            for hit_weight in [0.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0] {
+                grid.push(CellConfig { bgnbd_bins, use_gap_rule, hit_weight });
+            }
+        }
+    }
+    grid
+}
+
+/// Runs P3 on master and sample: a [`CellTable`] over BG/NBD's truncated median and the gap rule, its
+/// shape and hit weight chosen by 5-fold cross-validation on the train buyers.
+pub fn p3(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
     let cutoff = cutoff_day()?;
     let mut lines = Vec::new();
     for case in ["master", "sample"] {
@@ -337,62 +351,68 @@ pub fn p3(dir: &Path) -> Result<Vec<Line>, BenchmarkError> {
         let mut pooled: Vec<f64> =
             buyers.iter().filter(|b| b.train).flat_map(|b| b.days.windows(2).map(|w| f64::from(w[1] - w[0]))).collect();
         let population_gap = median(&mut pooled);
-        let mut train_targets: Vec<f64> = buyers.iter().filter(|b| b.train).map(|b| b.target).collect();
-        let constant = median(&mut train_targets);
-        let fit_seconds = started.elapsed().as_secs_f64();
-        let predict = |b: &Buyer, w: f64| -> (f64, f64) {
-            let median_wait = 7.0 * bgnbd.median_wait_within(&rfm(&b.days, cutoff), HOLDOUT_WEEKS);
+        let key = |b: &Buyer| -> CellKey {
             let mut gaps: Vec<f64> = b.days.windows(2).map(|w| f64::from(w[1] - w[0])).collect();
             let g = if gaps.is_empty() { population_gap } else { median(&mut gaps).max(1.0) };
-            let last = f64::from(b.days[b.days.len() - 1] - cutoff);
-            let k = ((-last) / g).floor() + 1.0;
-            let gap_rule = last + k.max(1.0) * g;
-            ((w * median_wait + (1.0 - w) * gap_rule).clamp(1.0, 273.0), constant.clamp(1.0, 273.0))
+            let since_last = f64::from(cutoff - b.days[b.days.len() - 1]);
+            let k = (since_last / g).floor() + 1.0;
+            CellKey {
+                bgnbd_days: 7.0 * bgnbd.median_wait_within(&rfm(&b.days, cutoff), HOLDOUT_WEEKS),
+                gap_rule_days: (k * g - since_last).clamp(1.0, 273.0),
+                gaps: gaps.len(),
+            }
         };
-        let score = |w: Option<f64>, train: bool| -> (f64, f64, f64) {
-            let mut errors: Vec<f64> = buyers
-                .iter()
-                .filter(|b| b.train == train)
-                .map(|b| {
-                    let (blend, constant) = predict(b, w.unwrap_or(0.0));
-                    (if w.is_some() { blend } else { constant } - b.target).abs()
-                })
-                .collect();
-            let n = errors.len().max(1) as f64;
-            let mae = errors.iter().sum::<f64>() / n;
-            let share = errors.iter().filter(|e| **e <= 14.0).count() as f64 / n;
-            (mae, median(&mut errors), share)
-        };
+        let (train, test): (Vec<&Buyer>, Vec<&Buyer>) = buyers.iter().partition(|b| b.train);
+        let train_keys: Vec<CellKey> = train.iter().map(|b| key(b)).collect();
+        let train_y: Vec<f64> = train.iter().map(|b| b.target).collect();
+        let keys_seconds = started.elapsed().as_secs_f64();
         let selection = Instant::now();
-        let grid: Vec<Option<f64>> = [0.0, 0.25, 0.5, 0.75, 0.9, 1.0].into_iter().map(Some).chain([None]).collect();
-        let best = grid.iter().copied().min_by(|a, b| score(*a, true).0.total_cmp(&score(*b, true).0)).flatten();
+        let fold = stratified_folds(&vec![false; train.len()], 5, seed);
+        let mut scored = Vec::new();
+        for config in p3_grid() {
+            let mut predictions = vec![0.0; train.len()];
+            for f in 0..5 {
+                let fit: Vec<usize> = (0..train.len()).filter(|&i| fold[i] != f).collect();
+                let keys: Vec<CellKey> = fit.iter().map(|&i| train_keys[i]).collect();
+                let ys: Vec<f64> = fit.iter().map(|&i| train_y[i]).collect();
+                let table = CellTable::fit(config, &keys, &ys);
+                for i in (0..train.len()).filter(|&i| fold[i] == f) {
+                    predictions[i] = table.predict(&train_keys[i]);
+                }
+            }
+            let (mae, median_ae, share) = timing_scores(&predictions, &train_y);
+            tracing::debug!(case, ?config, mae, median_ae, share, "P3 cross-validation");
+            scored.push((config, mae, share));
+        }
+        let chosen = choose_timing(&scored);
         let selection_seconds = selection.elapsed().as_secs_f64();
-        let (mae, median_ae, share) = score(best, false);
-        let method = match best {
-            Some(w) => format!("{w}·BG/NBD truncated median + {}·gap rule", 1.0 - w),
-            None => "constant".to_owned(),
-        };
-        lines.push(line(Protocol::P3, case, "mae_days", Goal::Lower, mae, &method, fit_seconds, selection_seconds));
-        lines.push(line(
-            Protocol::P3,
-            case,
-            "median_ae_days",
-            Goal::Lower,
-            median_ae,
-            &method,
-            fit_seconds,
-            selection_seconds,
-        ));
-        lines.push(line(
-            Protocol::P3,
-            case,
-            "share_within_14d",
-            Goal::Higher,
-            share,
-            &method,
-            fit_seconds,
-            selection_seconds,
-        ));
+        let refit = Instant::now();
+        let table = CellTable::fit(chosen, &train_keys, &train_y);
+        let fit_seconds = keys_seconds + refit.elapsed().as_secs_f64();
+        let predictions: Vec<f64> = test.iter().map(|b| table.predict(&key(b)).clamp(1.0, 273.0)).collect();
+        let targets: Vec<f64> = test.iter().map(|b| b.target).collect();
+        let (mae, median_ae, share) = timing_scores(&predictions, &targets);
+        let method = format!(
+            "cell table: {} BG/NBD-median bins{}, hit weight {}",
+            chosen.bgnbd_bins,
+            if chosen.use_gap_rule { " × gap-rule bins" } else { "" },
+            chosen.hit_weight
+        );
+        for (metric, goal, value) in [
+            ("mae_days", Goal::Lower, mae),
+            ("median_ae_days", Goal::Lower, median_ae),
+            ("share_within_14d", Goal::Higher, share),
+        ] {
+            lines.push(line(Protocol::P3, case, metric, goal, value, &method, fit_seconds, selection_seconds));
+        }
     }
     Ok(lines)
+}
+
+/// The chosen P3 configuration: the one with the lowest cross-validated MAE.
+fn choose_timing(scored: &[(CellConfig, f64, f64)]) -> CellConfig {
+    scored
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map_or(CellConfig { bgnbd_bins: 1, use_gap_rule: false, hit_weight: 0.0 }, |s| s.0)
 }

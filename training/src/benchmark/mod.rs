@@ -17,6 +17,7 @@ pub mod data;
 mod recsys;
 pub mod reference;
 mod telco;
+mod timing_cells;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -271,7 +272,7 @@ pub fn run_benchmark(params: &BenchmarkParams) -> Result<Vec<Line>, BenchmarkErr
         let mut new = match protocol {
             Protocol::P1 => cdnow::p1(&dir)?,
             Protocol::P2 => cdnow::p2(&dir, params.seed)?,
-            Protocol::P3 => cdnow::p3(&dir)?,
+            Protocol::P3 => cdnow::p3(&dir, params.seed)?,
             Protocol::P4 => recsys::p4(&dir)?,
             Protocol::P5 => recsys::p5(&dir, params.seed)?,
             Protocol::P6 => telco::p6(&dir, params.seed)?,

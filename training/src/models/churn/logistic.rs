@@ -95,34 +95,48 @@ impl LogisticScorer {
         let target: Array1<f64> = y.iter().map(|&v| f64::from(u8::from(v))).collect();
         let mut beta = Array1::<f64>::zeros(d);
         let mut weighted = Array2::<f64>::zeros((n, d));
+        // Cholesky factor of the last Hessian: once the steps are small it is reused (a chord Newton
+        // step costs two matrix–vector products instead of a d × n × d product).
+        let mut factor: Option<Vec<f64>> = None;
         for _ in 0..MAX_NEWTON_ITERATIONS {
-            // Gradient Zᵀ(p − y) and Hessian Zᵀ W Z by matrix products (SIMD kernels of `matrixmultiply`).
             let p = z.dot(&beta).mapv(super::sigmoid);
             let mut gradient = z.t().dot(&(&p - &target));
-            for ((mut out, row), pi) in weighted.rows_mut().into_iter().zip(z.rows()).zip(&p) {
-                let weight = (pi * (1.0 - pi)).max(1e-12);
-                out.zip_mut_with(&row, |o, v| *o = weight * v);
-            }
-            let product = z.t().dot(&weighted);
-            let mut hessian = vec![0.0; d * d];
-            for a in 0..d {
-                for b in 0..=a {
-                    hessian[a * d + b] = product[[a, b]];
-                }
-            }
             for a in 1..d {
                 gradient[a] += alpha * beta[a];
-                hessian[a * d + a] += alpha;
             }
-            hessian[0] += 1e-9;
-            let step = cholesky_solve(&mut hessian, gradient.as_slice().unwrap_or(&[]), d)
-                .ok_or_else(|| ChurnError::Logistic("Hessian is not positive definite".into()))?;
+            if factor.is_none() {
+                // Hessian Zᵀ W Z by a matrix product (SIMD kernels of `matrixmultiply`).
+                for ((mut out, row), pi) in weighted.rows_mut().into_iter().zip(z.rows()).zip(&p) {
+                    let weight = (pi * (1.0 - pi)).max(1e-12);
+                    out.zip_mut_with(&row, |o, v| *o = weight * v);
+                }
+                let product = z.t().dot(&weighted);
+                let mut hessian = vec![0.0; d * d];
+                for a in 0..d {
+                    for b in 0..=a {
+                        hessian[a * d + b] = product[[a, b]];
+                    }
+                }
+                for a in 1..d {
+                    hessian[a * d + a] += alpha;
+                }
+                hessian[0] += 1e-9;
+                factor = Some(
+                    cholesky(hessian, d)
+                        .ok_or_else(|| ChurnError::Logistic("Hessian is not positive definite".into()))?,
+                );
+            }
+            let l = factor.as_deref().unwrap_or(&[]);
+            let step = cholesky_solve(l, gradient.as_slice().unwrap_or(&[]), d);
             let largest = step.iter().fold(0.0f64, |m, s| m.max(s.abs()));
             for (b, s) in beta.iter_mut().zip(&step) {
                 *b -= s;
             }
             if largest < 1e-10 {
                 break;
+            }
+            if largest > REUSE_HESSIAN_BELOW {
+                factor = None;
             }
         }
         let beta = beta.to_vec();
@@ -164,10 +178,14 @@ impl LogisticScorer {
 }
 
 /// Newton iterations at most (the penalized log-likelihood is strictly concave; 5–10 usually suffice).
-const MAX_NEWTON_ITERATIONS: usize = 50;
+const MAX_NEWTON_ITERATIONS: usize = 100;
 
-/// Solves `a x = b` for a symmetric positive definite `a` (lower triangle used), in place.
-fn cholesky_solve(a: &mut [f64], b: &[f64], d: usize) -> Option<Vec<f64>> {
+/// Newton steps larger than this (in standardized coefficients) recompute the Hessian; smaller ones reuse
+/// the last one, which still converges (linearly, with a tiny rate near the optimum).
+const REUSE_HESSIAN_BELOW: f64 = 1e-2;
+
+/// The lower Cholesky factor of a symmetric positive definite `a` (lower triangle used), or `None`.
+fn cholesky(mut a: Vec<f64>, d: usize) -> Option<Vec<f64>> {
     for j in 0..d {
         let mut diagonal = a[j * d + j];
         for k in 0..j {
@@ -186,6 +204,11 @@ fn cholesky_solve(a: &mut [f64], b: &[f64], d: usize) -> Option<Vec<f64>> {
             a[i * d + j] = v / l;
         }
     }
+    Some(a)
+}
+
+/// Solves `L Lᵀ x = b` given the lower factor `L`.
+fn cholesky_solve(a: &[f64], b: &[f64], d: usize) -> Vec<f64> {
     let mut x = b.to_vec();
     for i in 0..d {
         for k in 0..i {
@@ -199,7 +222,7 @@ fn cholesky_solve(a: &mut [f64], b: &[f64], d: usize) -> Option<Vec<f64>> {
         }
         x[i] /= a[i * d + i];
     }
-    Some(x)
+    x
 }
 
 fn standardize(x: &mut FeatureMatrix, means: &[f64], stds: &[f64]) {
