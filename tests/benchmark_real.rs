@@ -1,4 +1,4 @@
-//! The real-data benchmark's fast subset (P1 CDNOW BG/NBD and P6 Telco churn) against the reference
+//! The real-data benchmark's fast subset (P1 CDNOW BG/NBD, P3 CDNOW timing and P6 Telco churn) against the reference
 //! protocols, with the targets as assertions. Needs `../shared/reference` (override with
 //! `TAGCENTER_REFERENCE`); skips with a message when it is absent.
 
@@ -53,4 +53,15 @@ fn benchmark_p6_telco_churn_beats_the_reference_logistic_regression() {
     assert!(auc.ours > 0.845, "ROC AUC {auc:?}");
     assert!(loss.ours < 0.418, "log loss {loss:?}");
     assert!(auc.time_ok(), "fit {:.3}s vs reference {:?}", auc.our_fit_seconds, auc.reference);
+}
+
+#[test]
+fn benchmark_p3_timing_beats_the_best_reference_mae_on_cdnow() {
+    let Some(dir) = reference_dir() else { return };
+    let lines = run_benchmark(&BenchmarkParams::new(&dir, vec![Protocol::P3])).unwrap();
+    for case in ["master", "sample"] {
+        let mae = find(&lines, case, "mae_days");
+        assert_eq!(mae.verdict(), Verdict::Won, "{mae:?}");
+        assert!(mae.time_ok(), "fit {:.3}s vs reference {:?}", mae.our_fit_seconds, mae.reference);
+    }
 }
