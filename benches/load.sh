@@ -3,8 +3,10 @@
 # a minimal fixed-JSON actix-web server (examples/fixed_json.rs) side by side on loopback, driven by wrk.
 #
 #   benches/load.sh                      # defaults below; CUSTOMERS=100000 DURATION=5s for a quick run
+#   DROP_CACHES=1 benches/load.sh        # empty the page cache first (root only): a cold bundle load
 #
-# Prints bundle load time (server-side read+verify+prepare, and process start to ready), resident memory,
+# Prints bundle load time (server-side read+verify+prepare, and process start to ready; from the page cache
+# unless DROP_CACHES=1, and whether the file was cached is printed), resident memory,
 # and for fixed / recommendations / churn: throughput at saturation and p50/p99 latency, then p50/p99 at
 # about half the fixed handler's throughput (wrk paced with a per-connection delay).
 set -euo pipefail
@@ -45,6 +47,10 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
+if [ -n "${DROP_CACHES:-}" ]; then
+  sync && echo 3 > /proc/sys/vm/drop_caches
+fi
+CACHED=$( (fincore --bytes --noheadings --output RES "$BUNDLE" 2>/dev/null || echo "?") | tr -d " ")
 started=$(date +%s.%N)
 TAGCENTER_API_KEYS="bench:storefront+crm:$HASH" TAGCENTER_WORKERS="$WORKERS" RUST_LOG=warn \
   "$BIN/tagcenter" serve --bundle "$BUNDLE" --bind "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
@@ -55,7 +61,8 @@ ready=$(date +%s.%N)
 LOAD_MS=$(curl -sf -H "X-API-Key: $KEY" "http://127.0.0.1:$PORT/v1/models" | sed -E 's/.*"load_ms":([0-9.]+).*/\1/')
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %.0f MiB  ", $1, $2/1024}' "/proc/$1/status"; }
 echo "== bundle: $CUSTOMERS customers, $ITEMS items"
-printf 'load (read+verify+prepare): %.0f ms; start to ready: %.0f ms\n' "$LOAD_MS" "$(echo "($ready - $started) * 1000" | bc)"
+printf 'load (read+verify+prepare): %.0f ms; start to ready: %.0f ms; bundle bytes in the page cache before: %s\n' \
+  "$LOAD_MS" "$(echo "($ready - $started) * 1000" | bc)" "$CACHED"
 echo "memory after load: $(rss "$SERVER")"
 
 "$BIN/examples/fixed_json" "127.0.0.1:$FIXED_PORT" "$WORKERS" >/dev/null 2>&1 &
