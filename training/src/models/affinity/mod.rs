@@ -500,32 +500,44 @@ impl<'a> ScorerRef<'a> {
 impl UserScorer<'_> {
     /// Candidates (top `pool` by collaborative score, top `pool` by popularity, every due repurchasable item)
     /// with component scores; excluded items (bought, not repurchasable) are left out. The flag says whether
-    /// segment popularity was used.
+    /// segment popularity was used. Works in the thread's [`Scratch`], so a user costs in proportion to their
+    /// history's neighbours and the pool, not to the catalogue (except with ALS, whose scores are dense).
     fn candidates(&self, history: &[ItemHistory], segment: Option<u16>, as_of: i32) -> (Vec<Candidate>, bool) {
+        SCRATCH.with(|scratch| self.candidates_in(&mut scratch.borrow_mut(), history, segment, as_of))
+    }
+
+    fn candidates_in(
+        &self,
+        scratch: &mut Scratch,
+        history: &[ItemHistory],
+        segment: Option<u16>,
+        as_of: i32,
+    ) -> (Vec<Candidate>, bool) {
         let n = self.n_items;
+        scratch.fit(n);
+        let Scratch { cf, state, touched } = scratch;
         let history: Vec<&ItemHistory> = history.iter().filter(|h| (h.item as usize) < n).collect();
-        let mut excluded = vec![false; n];
-        let mut buy_again = vec![0.0f32; n];
+        // Buy-again scores of the repurchasable history (sorted by item, like the history).
+        let mut buy_again: Vec<(u32, f32)> = Vec::new();
         for h in &history {
             let i = h.item as usize;
             if self.repurchasable[i] {
-                buy_again[i] = buy_again_score(h, self.cycle_days[i], as_of, self.due_width);
+                buy_again.push((h.item, buy_again_score(h, self.cycle_days[i], as_of, self.due_width)));
             } else {
-                excluded[i] = true;
+                state[i] = EXCLUDED;
             }
         }
-        let mut cf = vec![0.0f32; n];
-        let mut touched: Vec<u32> = Vec::new();
         match &self.scorer {
             ScorerRef::None => {}
             ScorerRef::Graph(g) => {
                 for h in &history {
                     for e in g.row(h.item) {
-                        let slot = &mut cf[e.item as usize];
-                        if *slot == 0.0 {
+                        let i = e.item as usize;
+                        if state[i] & TOUCHED == 0 {
+                            state[i] |= TOUCHED;
                             touched.push(e.item);
                         }
-                        *slot += e.score;
+                        cf[i] += e.score;
                     }
                 }
             }
@@ -533,53 +545,80 @@ impl UserScorer<'_> {
                 if !history.is_empty() {
                     let mut x = vec![0.0f64; *f];
                     fold_in(gram, items, *f, *alpha, history.iter().map(|h| (h.item, h.events as f32)), &mut x);
-                    for (c, y) in cf.iter_mut().zip(items.chunks_exact(*f)) {
-                        *c = y.iter().zip(&x).map(|(a, b)| a * b).sum::<f64>() as f32;
+                    for (i, y) in items.chunks_exact(*f).enumerate().take(n) {
+                        cf[i] = als::dot(y, &x) as f32;
+                        state[i] |= TOUCHED;
+                        touched.push(i as u32);
                     }
                 }
             }
         }
-        let max_cf = (0..n).filter(|&i| !excluded[i]).map(|i| cf[i]).fold(0.0f32, f32::max);
-        if max_cf > 0.0 {
-            cf.iter_mut().for_each(|c| *c /= max_cf);
-        } else {
-            cf.iter_mut().for_each(|c| *c = 0.0);
-        }
+        let open = |i: u32| state[i as usize] & EXCLUDED == 0;
+        let max_cf = touched.iter().filter(|&&i| open(i)).map(|&i| cf[i as usize]).fold(0.0f32, f32::max);
+        let scale = if max_cf > 0.0 { 1.0 / max_cf } else { 0.0 };
         let seg_pop = segment.and_then(|s| self.segment_popularity.get(usize::from(s)));
         let popularity: &[f32] = seg_pop.map_or(self.popularity, Vec::as_slice);
-        let mut chosen = vec![false; n];
-        // Top `pool` open items by collaborative score. A graph scores only the neighbours of the history, so
-        // the other items (score 0) need not be ranked.
-        let mut open: Vec<u32> = match &self.scorer {
-            ScorerRef::None => Vec::new(),
-            ScorerRef::Graph(_) => {
-                touched.into_iter().filter(|&i| !excluded[i as usize] && cf[i as usize] > 0.0).collect()
-            }
-            ScorerRef::Factors { .. } => (0..n as u32).filter(|&i| !excluded[i as usize]).collect(),
-        };
+        // Top `pool` open items by collaborative score (items never touched score 0 and need no ranking).
+        let mut chosen: Vec<u32> =
+            touched.iter().copied().filter(|&i| open(i) && cf[i as usize] * scale > 0.0).collect();
         let better = |a: &u32, b: &u32| cf[*b as usize].total_cmp(&cf[*a as usize]).then(a.cmp(b));
-        if open.len() > self.pool {
-            open.select_nth_unstable_by(self.pool - 1, better);
-            open.truncate(self.pool);
+        if chosen.len() > self.pool {
+            chosen.select_nth_unstable_by(self.pool - 1, better);
+            chosen.truncate(self.pool);
         }
-        open.iter().for_each(|&i| chosen[i as usize] = true);
-        // Top `pool` open items by popularity, from the precomputed order.
+        // Top `pool` open items by popularity, from the precomputed order, and the open history.
         let order = match (seg_pop, segment) {
             (Some(_), Some(s)) => &self.popularity_order.segments[usize::from(s)],
             _ => &self.popularity_order.overall,
         };
-        order.iter().filter(|&&i| !excluded[i as usize]).take(self.pool).for_each(|&i| chosen[i as usize] = true);
-        for h in &history {
-            if !excluded[h.item as usize] {
-                chosen[h.item as usize] = true;
-            }
-        }
-        let out = (0..n)
-            .filter(|&i| chosen[i])
-            .map(|i| Candidate { item: i as u32, cf: cf[i], buy_again: buy_again[i], popularity: popularity[i] })
+        chosen.extend(order.iter().copied().filter(|&i| open(i)).take(self.pool));
+        chosen.extend(history.iter().map(|h| h.item).filter(|&i| open(i)));
+        chosen.sort_unstable();
+        chosen.dedup();
+        let out = chosen
+            .iter()
+            .map(|&item| {
+                let i = item as usize;
+                let cf_score = if state[i] & TOUCHED != 0 { cf[i] * scale } else { 0.0 };
+                let ba = buy_again.binary_search_by_key(&item, |b| b.0).map_or(0.0, |k| buy_again[k].1);
+                Candidate { item, cf: cf_score, buy_again: ba, popularity: popularity[i] }
+            })
             .collect();
+        // Leave the scratch clean for the thread's next user.
+        for &i in touched.iter() {
+            cf[i as usize] = 0.0;
+            state[i as usize] = 0;
+        }
+        touched.clear();
+        history.iter().for_each(|h| state[h.item as usize] = 0);
         (out, seg_pop.is_some())
     }
+}
+
+/// `Scratch::state` bit: the item was bought and is not repurchasable.
+const EXCLUDED: u8 = 1;
+/// `Scratch::state` bit: the item has a collaborative score.
+const TOUCHED: u8 = 2;
+
+/// Item-indexed working arrays of one thread's candidate generation; all zero between users.
+#[derive(Default)]
+struct Scratch {
+    cf: Vec<f32>,
+    state: Vec<u8>,
+    touched: Vec<u32>,
+}
+
+impl Scratch {
+    fn fit(&mut self, n_items: usize) {
+        if self.cf.len() < n_items {
+            self.cf.resize(n_items, 0.0);
+            self.state.resize(n_items, 0);
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
 /// Blends candidates with `w` and returns the top `k` with reasons; ties go to the lower item index, and a
@@ -715,7 +754,9 @@ pub fn select_blend(
         }
         rows.push(row);
     }
-    Ok((best.map_or_else(BlendChoice::fallback, |b| b.1), rows))
+    // A blend that gives the collaborative model no weight needs no collaborative model.
+    let plain = |c: BlendChoice| if c.w_cf == 0.0 { BlendChoice { model: CfModel::None, ..c } } else { c };
+    Ok((best.map_or_else(BlendChoice::fallback, |b| plain(b.1)), rows))
 }
 
 fn user_scorer<'a>(
