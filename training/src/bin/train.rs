@@ -339,8 +339,8 @@ fn run_train(unified: &Unified, out: &Path, models: &Path, horizon: u32, seed: u
         "churn: {} ({:?}); timing: {}; affinity: {}",
         b.churn_choice, b.churn_validation, b.timing_predictor, b.affinity_choice
     );
-    for (stage, seconds) in &outcome.timings {
-        eprintln!("  {stage:<28} {seconds:>7.1} s");
+    for t in &outcome.timings {
+        eprintln!("  {:<28} {:>7.1} s   peak {:>6.0} MiB", t.stage, t.seconds, t.peak_rss_mib);
     }
     println!(
         "bundle {} ({} customers) written to {} and {}/latest.tcb in {:.1} s; report in {}; exports in {}{}",

@@ -223,8 +223,8 @@ pub fn assemble(unified: &Unified, outcome: &TrainOutcome, params: &TrainParams,
     notes.insert("churn_model".to_owned(), models.churn.choice.as_str().to_owned());
     notes.insert("timing_predictor".to_owned(), format!("{:?}", models.timing.predictor));
     notes.insert("affinity".to_owned(), format!("{:?}", models.affinity.choice));
-    for (stage, seconds) in &outcome.timings {
-        notes.insert(format!("seconds_{stage}"), format!("{seconds:.2}"));
+    for t in &outcome.timings {
+        notes.insert(format!("seconds_{}", t.stage), format!("{:.2}", t.seconds));
     }
     let header = BundleHeader {
         format_version: FORMAT_VERSION,

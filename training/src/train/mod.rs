@@ -180,14 +180,25 @@ pub fn value_at_risk(unified: &Unified, models: &FinalModels, horizon_days: u32)
         .collect()
 }
 
+/// How long a training stage took, and the process's peak memory when it ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTiming {
+    /// Stage name.
+    pub stage: String,
+    /// Wall seconds.
+    pub seconds: f64,
+    /// Peak resident memory of the process so far, MiB (NaN where unknown).
+    pub peak_rss_mib: f64,
+}
+
 /// A finished training run.
 pub struct TrainOutcome {
     /// The backtest.
     pub backtest: Backtest,
     /// The final models and their outputs.
     pub models: FinalModels,
-    /// Seconds per stage.
-    pub timings: Vec<(String, f64)>,
+    /// Time and memory per stage.
+    pub timings: Vec<StageTiming>,
 }
 
 /// Dominant spend category per customer (`u16::MAX` when none), from the profile's `share_*` columns.
@@ -271,23 +282,23 @@ fn recency_scores(view: &View) -> Vec<f64> {
     }
 }
 
-/// Fits a one-feature logistic regression on recency: the baseline's calibrated probabilities.
-fn recency_baseline(train: &View, train_labels: &[bool], eval: &View) -> Result<Vec<f64>, TrainError> {
-    let matrix = |view: &View| FeatureMatrix {
-        names: vec!["recency_days".into()],
-        n_rows: view.buyers.len(),
-        data: recency_scores(view),
-    };
-    let scorer = LogisticScorer::fit_newton(&matrix(train), train_labels, 1.0)?;
-    Ok(scorer.logits(&matrix(eval)).into_iter().map(crate::models::churn::sigmoid).collect())
+/// The recency column of a view's buyers as a one-feature matrix.
+fn recency_matrix(view: &View) -> FeatureMatrix {
+    FeatureMatrix { names: vec!["recency_days".into()], n_rows: view.buyers.len(), data: recency_scores(view) }
+}
+
+/// The baseline: a one-feature logistic regression on recency, for calibrated probabilities.
+fn fit_recency_baseline(train: &View, train_labels: &[bool]) -> Result<LogisticScorer, TrainError> {
+    Ok(LogisticScorer::fit_newton(&recency_matrix(train), train_labels, 1.0)?)
 }
 
 /// Trains, backtests and returns the final models.
 pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -> Result<TrainOutcome, TrainError> {
     let mut timings = Vec::new();
     let mut clock = Instant::now();
-    let mut lap = |name: &str, timings: &mut Vec<(String, f64)>| {
-        timings.push((name.to_owned(), clock.elapsed().as_secs_f64()));
+    let mut lap = |name: &str, timings: &mut Vec<StageTiming>| {
+        let peak_rss_mib = crate::memory::peak_rss_mib().unwrap_or(f64::NAN);
+        timings.push(StageTiming { stage: name.to_owned(), seconds: clock.elapsed().as_secs_f64(), peak_rss_mib });
         clock = Instant::now();
     };
     let h = params.horizon_days as i32;
@@ -306,23 +317,34 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
     let ctx = Context { unified, history, interactions, params, categories };
     lap("index", &mut timings);
 
-    on_stage("profiles and timing as of T−2H, T−H, T");
+    // At most two point-in-time views are alive at once (each holds a full profile table): T−2H is dropped
+    // once the backtest's churn model is fitted, and T is built for the final models.
+    on_stage("profiles and timing as of T−2H");
     let old = ctx.view(t - 2 * h)?;
     if old.buyers.len() < 50 {
         return Err(TrainError::TooLittleHistory(ctx.date(t - 2 * h)));
     }
-    let mid = ctx.view(t - h)?;
-    let now = ctx.view(t)?;
-    lap("views", &mut timings);
+    lap("view_t_minus_2h", &mut timings);
 
     on_stage("backtest: churn");
     let old_labels = ctx.labels(&old);
-    let mid_labels = ctx.labels(&mid);
     let schema = FeatureSchema::fit(&old.profiles, &old.buyers, &EXTRAS, &params.features);
     let churn_bt = fit_churn(&ctx.matrix(&schema, &old), &old_labels, &params.churn)?;
+    let recency_bt = fit_recency_baseline(&old, &old_labels)?;
+    drop((old, old_labels));
+    lap("backtest_churn_fit", &mut timings);
+
+    on_stage("profiles and timing as of T−H");
+    let mid = ctx.view(t - h)?;
+    lap("view_t_minus_h", &mut timings);
+
+    on_stage("backtest: churn scores");
+    let mid_labels = ctx.labels(&mid);
     let mid_matrix = ctx.matrix(&schema, &mid);
     let p_bt = churn_bt.predict(&mid_matrix)?;
-    let p_base = recency_baseline(&old, &old_labels, &mid)?;
+    drop(mid_matrix);
+    let p_base: Vec<f64> =
+        recency_bt.logits(&recency_matrix(&mid)).into_iter().map(crate::models::churn::sigmoid).collect();
     let recency = recency_scores(&mid);
     let active: Vec<usize> = (0..mid.buyers.len()).filter(|&i| recency[i] <= 180.0).collect();
     let pick = |v: &[f64]| active.iter().map(|&i| v[i]).collect::<Vec<f64>>();
@@ -335,7 +357,7 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
         model: classification_metrics(&active_labels, &pick(&p_bt)),
         baseline: classification_metrics(&active_labels, &pick(&p_base)),
     };
-    lap("backtest_churn", &mut timings);
+    lap("backtest_churn_scores", &mut timings);
 
     on_stage("backtest: timing");
     let actual: Vec<Option<i32>> =
@@ -352,6 +374,7 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
 
     on_stage("backtest: recommendations");
     let affinity_bt = fit_affinity(&ctx.interactions, &mid.segments, mid.day, &params.affinity)?;
+    lap("backtest_affinity_fit", &mut timings);
     let evaluated: Vec<usize> = (0..n_customers).filter(|&c| ctx.history.bought_between(c, mid.day, t)).collect();
     let truth: Vec<Vec<u32>> = evaluated
         .iter()
@@ -398,9 +421,20 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
         timing_errors,
     };
 
-    on_stage("final models");
+    let (affinity_choice, affinity_validation) = (affinity_bt.choice, affinity_bt.validation.clone());
+    drop((churn_bt, recency_bt, affinity_bt));
+
+    on_stage("final models: churn");
     let schema = FeatureSchema::fit(&mid.profiles, &mid.buyers, &EXTRAS, &params.features);
     let churn_final = fit_churn(&ctx.matrix(&schema, &mid), &mid_labels, &params.churn)?;
+    drop((mid, mid_labels));
+    lap("final_churn_fit", &mut timings);
+
+    on_stage("profiles and timing as of T");
+    let now = ctx.view(t)?;
+    lap("view_t", &mut timings);
+
+    on_stage("final models: scores and recommendations");
     let now_matrix = ctx.matrix(&schema, &now);
     let p_now = churn_final.predict(&now_matrix)?;
     let mut churn_probability = vec![f64::NAN; n_customers];
@@ -411,11 +445,12 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
     }
     // The backtest validated the affinity component and blend on the 28 days before T−H; the final model
     // refits that choice on everything before T instead of validating again.
-    let mut affinity =
-        fit_with_choice(&ctx.interactions.before(now.day), &now.segments, &params.affinity, affinity_bt.choice)?;
-    affinity.validation = affinity_bt.validation.clone();
+    let history_now = ctx.interactions.before(now.day);
+    let mut affinity = fit_with_choice(&history_now, &now.segments, &params.affinity, affinity_choice)?;
+    affinity.validation = affinity_validation;
     let k = params.recommendations_per_customer;
-    let recommendations = affinity.recommend_all(&ctx.interactions.before(now.day), &now.segments, now.day, k);
+    let recommendations = affinity.recommend_all(&history_now, &now.segments, now.day, k);
+    drop(history_now);
     lap("final_models", &mut timings);
 
     let models = FinalModels {
