@@ -145,19 +145,7 @@ impl SourceBatch {
     pub fn absorb(&mut self, part: SourceBatch) {
         let record_map: Vec<u32> =
             part.records.iter().zip(&part.anonymous).map(|(key, &anonymous)| self.record(key, anonymous)).collect();
-        let key_map: Vec<u32> = part
-            .keys
-            .iter()
-            .zip(&part.key_kinds)
-            .map(|(key, &kind)| {
-                let before = self.keys.len();
-                let idx = self.keys.intern(key);
-                if self.keys.len() > before {
-                    self.key_kinds.push(kind);
-                }
-                idx
-            })
-            .collect();
+        let key_map = intern_keys(&mut self.keys, &mut self.key_kinds, &part.keys, &part.key_kinds);
         let item_map: Vec<u32> = part.items.iter().map(|item| self.items.intern(item)).collect();
         for &(r, k) in &part.edges {
             let edge = (record_map[r as usize], key_map[k as usize]);
@@ -183,4 +171,25 @@ impl SourceBatch {
         self.catalog_items = Vec::new();
         self.quality.records = self.records.len() as u64;
     }
+}
+
+/// Interns `keys` (with their `kinds`) into `into`, recording the kind of each new key; returns each key's
+/// index in `into`.
+pub(crate) fn intern_keys(
+    into: &mut Interner,
+    into_kinds: &mut Vec<KeyKind>,
+    keys: &Interner,
+    kinds: &[KeyKind],
+) -> Vec<u32> {
+    keys.iter()
+        .zip(kinds)
+        .map(|(key, &kind)| {
+            let before = into.len();
+            let idx = into.intern(key);
+            if into.len() > before {
+                into_kinds.push(kind);
+            }
+            idx
+        })
+        .collect()
 }

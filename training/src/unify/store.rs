@@ -92,19 +92,8 @@ impl Store {
                 idx
             })
             .collect();
-        let key_map: Vec<u32> = batch
-            .keys
-            .iter()
-            .zip(&batch.key_kinds)
-            .map(|(key, &kind)| {
-                let before = self.keys.len();
-                let idx = self.keys.intern(key);
-                if self.keys.len() > before {
-                    self.key_kinds.push(kind);
-                }
-                idx
-            })
-            .collect();
+        let key_map =
+            crate::sources::batch::intern_keys(&mut self.keys, &mut self.key_kinds, &batch.keys, &batch.key_kinds);
         let item_map: Vec<u32> = batch
             .items
             .iter()
