@@ -80,6 +80,22 @@ fn solve_side(out: &mut [f64], lists: &[Vec<(u32, f32)>], fixed: &[f64], cfg: &A
     });
 }
 
+/// a·b with four independent partial sums, which the compiler turns into vector instructions (a single running
+/// sum must be added in order and stays scalar).
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = [0.0f64; 4];
+    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = a4.remainder().iter().zip(b4.remainder()).map(|(p, q)| p * q).sum();
+    for (x, y) in a4.zip(b4) {
+        for ((s, p), q) in acc.iter_mut().zip(x).zip(y) {
+            *s += p * q;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
 /// Improves `x` toward the solution of the row's system by `steps` conjugate-gradient steps, using
 /// A·p = (YᵀY + λI)·p + Σ_i (c_i − 1)(y_i·p) y_i without forming A. An empty row's solution is 0.
 fn conjugate_gradient(
@@ -96,7 +112,6 @@ fn conjugate_gradient(
         return;
     }
     let row = |j: u32| &fixed[j as usize * f..(j as usize + 1) * f];
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
     // A·v into out.
     let apply = |v: &[f64], out: &mut [f64]| {
         for (o, g) in out.iter_mut().zip(gram.chunks_exact(f)) {
@@ -213,10 +228,6 @@ pub(crate) fn cholesky_solve(a: &mut [f64], b: &mut [f64], n: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dot(a: &[f64], b: &[f64]) -> f64 {
-        a.iter().zip(b).map(|(x, y)| x * y).sum()
-    }
 
     #[test]
     fn cholesky_solves_a_small_system() {
