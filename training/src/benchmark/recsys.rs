@@ -44,20 +44,42 @@ fn truth_lists(pairs: &[(u32, u32)]) -> Vec<(u32, Vec<u32>)> {
         .collect()
 }
 
-/// Chooses on the validation split, refits on train, recommends 10 to each truth user, and scores.
+/// Fits of the chosen model timed (the median is reported).
+const FIT_REPEATS: usize = 3;
+
+/// Chooses on the validation split among the param variants (each with its own model and blend grid), refits the
+/// best on train, recommends 10 to each truth user, and scores.
 fn select_fit_score(
     validation: (&Interactions, &[(u32, Vec<u32>)], i32),
     train: &Interactions,
     truth: &[(u32, Vec<u32>)],
     as_of: i32,
-    params: &AffinityParams,
+    variants: &[(&str, AffinityParams)],
 ) -> Result<(RankingMetrics, String, f64, f64), BenchmarkError> {
     let started = Instant::now();
-    let (choice, _) = select_blend(validation.0, &[], validation.2, validation.1, params)?;
+    let mut best: Option<(f64, usize, BlendChoice)> = None;
+    for (v, (name, params)) in variants.iter().enumerate() {
+        let (choice, rows) = select_blend(validation.0, &[], validation.2, validation.1, params)?;
+        let ndcg = rows.iter().map(|r| r.ndcg).fold(f64::NEG_INFINITY, f64::max);
+        tracing::debug!(variant = name, ndcg, choice = describe(&choice), "benchmark validation");
+        if best.is_none_or(|b| ndcg > b.0) {
+            best = Some((ndcg, v, choice));
+        }
+    }
+    let (_, v, choice) = best.ok_or_else(|| BenchmarkError::Inconsistent("no affinity variant".into()))?;
+    let (name, params) = &variants[v];
     let selection_seconds = started.elapsed().as_secs_f64();
-    let started = Instant::now();
-    let model = fit_with_choice(train, &[], params, choice)?;
-    let fit_seconds = started.elapsed().as_secs_f64();
+    // The median of three fits: the machine is shared and millisecond fits are noisy.
+    let mut times = Vec::new();
+    let mut model = None;
+    for _ in 0..FIT_REPEATS {
+        let started = Instant::now();
+        model = Some(fit_with_choice(train, &[], params, choice)?);
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    let fit_seconds = times[times.len() / 2];
+    let model = model.ok_or_else(|| BenchmarkError::Inconsistent("no fit".into()))?;
     let recs: Vec<Vec<u32>> = truth
         .iter()
         .map(|(u, _)| {
@@ -67,7 +89,8 @@ fn select_fit_score(
         .collect();
     let t: Vec<Vec<u32>> = truth.iter().map(|(_, t)| t.clone()).collect();
     let metrics = ranking_metrics(&recs, &t, 10, train.active_items())?;
-    Ok((metrics, describe(&choice), fit_seconds, selection_seconds))
+    let method = if name.is_empty() { describe(&choice) } else { format!("{}; {name}", describe(&choice)) };
+    Ok((metrics, method, fit_seconds, selection_seconds))
 }
 
 fn ranking_lines(protocol: Protocol, case: &str, m: &RankingMetrics, method: &str, fit: f64, select: f64) -> Vec<Line> {
@@ -104,7 +127,7 @@ pub fn p4(dir: &Path) -> Result<Vec<Line>, BenchmarkError> {
     let params = AffinityParams {
         shrinkage: 0.0,
         knn_k_grid: vec![100, 200, 400],
-        ease_lambda_grid: vec![100.0, 200.0, 500.0, 1000.0, 2000.0],
+        ease_lambda_grid: vec![50.0, 100.0, 200.0, 300.0, 500.0, 700.0, 1000.0, 2000.0],
         ease_keep: ML_ITEMS,
         candidate_pool: ML_ITEMS,
         als_factors: 0,
@@ -121,7 +144,17 @@ pub fn p4(dir: &Path) -> Result<Vec<Line>, BenchmarkError> {
         let v_as_of = v_events.iter().map(|e| e.2).max().unwrap_or(0) + 1;
         let v_train = Interactions::from_events(ML_USERS, ML_ITEMS, &v_events)?;
         let v_truth = movielens_truth(&d.join("validation").join("truth.csv"))?;
-        let (m, method, fit, select) = select_fit_score((&v_train, &v_truth, v_as_of), &train, &truth, as_of, &params)?;
+        // EASE with a ridge growing with the item's popularity (λ + κ·G_ii, the dropout-denoising form).
+        let variants: Vec<(String, AffinityParams)> = [0.0, 1.0, 2.0, 4.0, 8.0]
+            .iter()
+            .map(|&penalty| {
+                let name = if penalty > 0.0 { format!("EASE ridge λ + {penalty}·G_ii") } else { String::new() };
+                (name, AffinityParams { ease_item_penalty: penalty, ..params.clone() })
+            })
+            .collect();
+        let variants: Vec<(&str, AffinityParams)> = variants.iter().map(|(n, p)| (n.as_str(), p.clone())).collect();
+        let (m, method, fit, select) =
+            select_fit_score((&v_train, &v_truth, v_as_of), &train, &truth, as_of, &variants)?;
         lines.extend(ranking_lines(Protocol::P4, case, &m, &method, fit, select));
     }
     Ok(lines)
@@ -181,8 +214,26 @@ pub fn p5(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
         als_factors: 0,
         ..AffinityParams::default()
     };
+    // Popularity by buyers or by rows, with purchases weighted by recency (half-life in days; 0 = none).
+    let mut variants: Vec<(String, AffinityParams)> = Vec::new();
+    for events in [false, true] {
+        for half_life in [0.0, 30.0, 60.0, 90.0, 180.0] {
+            let name = format!(
+                "popularity by {}{}",
+                if events { "rows" } else { "buyers" },
+                if half_life > 0.0 { format!(", half-life {half_life} d") } else { String::new() }
+            );
+            let p = AffinityParams {
+                popularity_counts_events: events,
+                popularity_half_life_days: half_life,
+                ..params.clone()
+            };
+            variants.push((name, p));
+        }
+    }
+    let variants: Vec<(&str, AffinityParams)> = variants.iter().map(|(n, p)| (n.as_str(), p.clone())).collect();
     let (m, method, fit, select) =
-        select_fit_score((&v_train, &v_truth, v_cutoff + 1), &train, &truth, cutoff + 1, &params)?;
+        select_fit_score((&v_train, &v_truth, v_cutoff + 1), &train, &truth, cutoff + 1, &variants)?;
     let mut lines = ranking_lines(Protocol::P5, "rec", &m, &method, fit, select);
     lines.extend(p5_churn(dir, seed, cutoff, test_rows.iter().map(|r| r.2).max().unwrap_or(cutoff))?);
     Ok(lines)

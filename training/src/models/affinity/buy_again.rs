@@ -34,22 +34,24 @@ pub(crate) fn repurchase_stats(
     let mut repeaters = vec![0u32; n];
     let mut gaps: Vec<Vec<i32>> = vec![Vec::new(); n];
     for u in 0..train.n_users {
-        let mut last: Option<(u32, i32)> = None;
+        // (item, day, counted as a repeater yet) of the previous event; events come sorted by (item, day).
+        let mut last: Option<(u32, i32, bool)> = None;
         for (item, day, _) in train.user_events(u) {
+            let mut repeated = false;
             match last {
-                Some((li, ld)) if li == item => {
+                Some((li, ld, r)) if li == item => {
+                    repeated = r;
                     if day > ld {
                         gaps[item as usize].push(day - ld);
+                        if !r {
+                            repeaters[item as usize] += 1;
+                            repeated = true;
+                        }
                     }
                 }
                 _ => buyers[item as usize] += 1,
             }
-            last = Some((item, day));
-        }
-        for h in train.user_history(u) {
-            if h.distinct_days >= 2 {
-                repeaters[h.item as usize] += 1;
-            }
+            last = Some((item, day, repeated));
         }
     }
     let total_buyers: u64 = buyers.iter().map(|&b| u64::from(b)).sum();

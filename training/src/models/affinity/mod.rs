@@ -120,6 +120,9 @@ pub struct AffinityParams {
     pub shrinkage: f64,
     /// EASE λ values tried in validation (default [100, 500, 2000]; P4 and P5 picked 500). Empty disables EASE.
     pub ease_lambda_grid: Vec<f64>,
+    /// EASE ridge growing with the item's popularity: item i's penalty is λ + this × G[i][i] (default 0, plain
+    /// EASE; p / (1 − p) is the dropout-denoising form with dropout p, which damps popular items' weights).
+    pub ease_item_penalty: f64,
     /// EASE weights kept per target item (default 200; the catalogue size keeps all).
     pub ease_keep: usize,
     /// Largest catalogue for the dense item × item matrices (default 5,000: 200 MB for the Gram).
@@ -158,6 +161,10 @@ pub struct AffinityParams {
     pub blend_step: f64,
     /// Candidates per source (collaborative, popularity) scored per user (default 200).
     pub candidate_pool: usize,
+    /// Popularity counts events (rows) rather than distinct buyers (default false).
+    pub popularity_counts_events: bool,
+    /// Half-life in days of a purchase's weight in popularity, from the data's last day; 0 = no decay (default).
+    pub popularity_half_life_days: f64,
     /// Seed of every random draw (default 42).
     pub seed: u64,
 }
@@ -169,6 +176,7 @@ impl Default for AffinityParams {
             knn_k_grid: vec![50, 100, 200],
             shrinkage: 10.0,
             ease_lambda_grid: vec![100.0, 500.0, 2000.0],
+            ease_item_penalty: 0.0,
             ease_keep: 200,
             max_dense_items: 5_000,
             als_factors: 32,
@@ -186,6 +194,8 @@ impl Default for AffinityParams {
             validation_fit_max_users: 200_000,
             blend_step: 0.1,
             candidate_pool: 200,
+            popularity_counts_events: false,
+            popularity_half_life_days: 0.0,
             seed: 42,
         }
     }
@@ -201,6 +211,11 @@ impl AffinityParams {
         check(self.knn_k_grid.iter().all(|&k| k >= 1), "knn_k_grid", "entries must be at least 1")?;
         check(self.shrinkage.is_finite() && self.shrinkage >= 0.0, "shrinkage", "must be finite and >= 0")?;
         check(self.ease_lambda_grid.iter().all(|l| l.is_finite() && *l > 0.0), "ease_lambda_grid", "must be > 0")?;
+        check(
+            self.ease_item_penalty.is_finite() && self.ease_item_penalty >= 0.0,
+            "ease_item_penalty",
+            "must be finite and >= 0",
+        )?;
         check(self.ease_keep >= 1, "ease_keep", "must be at least 1")?;
         check(self.max_dense_items >= 1, "max_dense_items", "must be at least 1")?;
         check(
@@ -226,6 +241,11 @@ impl AffinityParams {
             self.blend_step > 0.0 && self.blend_step <= 1.0 && (1.0 / self.blend_step).fract().abs() < 1e-9,
             "blend_step",
             "must be in (0, 1] and divide 1",
+        )?;
+        check(
+            self.popularity_half_life_days.is_finite() && self.popularity_half_life_days >= 0.0,
+            "popularity_half_life_days",
+            "must be finite and >= 0",
         )?;
         check(self.candidate_pool >= 1, "candidate_pool", "must be at least 1")
     }
@@ -341,16 +361,55 @@ fn check_inputs(train: &Interactions, segments: &[u16], params: &AffinityParams)
     Ok(())
 }
 
+/// Calls `add(item, weight)` once per item bought by `user`, in item order: weight 1 per buyer, or the number of
+/// events with [`AffinityParams::popularity_counts_events`], each purchase weighted by `decay[end − day]`
+/// (1 beyond the table; a buyer counts by the last purchase).
+fn popularity_weights(
+    train: &Interactions,
+    user: usize,
+    end: i32,
+    params: &AffinityParams,
+    decay: &[f64],
+    mut add: impl FnMut(u32, f64),
+) {
+    let decay = |day: i32| decay.get(end.saturating_sub(day) as usize).copied().unwrap_or(1.0);
+    let mut current: Option<(u32, f64)> = None;
+    for (item, day, _) in train.user_events(user) {
+        let w = decay(day);
+        current = match current {
+            // Events of an item come by day: the last one decides a buyer's weight.
+            Some((i, sum)) if i == item => Some((i, if params.popularity_counts_events { sum + w } else { w })),
+            Some((i, sum)) => {
+                add(i, sum);
+                Some((item, w))
+            }
+            None => Some((item, w)),
+        };
+    }
+    if let Some((i, sum)) = current {
+        add(i, sum);
+    }
+}
+
 fn fit_shared(train: &Interactions, segments: &[u16], params: &AffinityParams) -> Shared {
     let n = train.n_items;
-    let rows = train.distinct_rows();
+    // Recency weights 0.5^(age / half-life) by age in days from the day after the data's last event.
+    let h = params.popularity_half_life_days;
+    let (end, decay) = if h > 0.0 {
+        let days = (0..train.n_users).flat_map(|u| train.user_events(u).map(|e| e.1));
+        let (first, last) = days.fold((i32::MAX, i32::MIN), |(a, b), d| (a.min(d), b.max(d)));
+        let span = if first <= last { (last - first + 1) as usize } else { 0 };
+        (last.saturating_add(1), (0..=span).map(|age| 0.5f64.powf(age as f64 / h)).collect())
+    } else {
+        (0, Vec::new())
+    };
     let mut buyers = vec![0.0f64; n];
     let n_segments = segments.iter().filter(|&&s| s != u16::MAX).map(|&s| usize::from(s) + 1).max().unwrap_or(0);
     let mut seg_buyers = vec![vec![0.0f64; n]; n_segments];
     let mut seg_users = vec![0.0f64; n_segments];
     let mut active = 0.0f64;
-    for (u, items) in rows.iter().enumerate() {
-        if items.is_empty() {
+    for u in 0..train.n_users {
+        if train.user_items(u).is_empty() {
             continue;
         }
         active += 1.0;
@@ -358,12 +417,12 @@ fn fit_shared(train: &Interactions, segments: &[u16], params: &AffinityParams) -
         if let Some(s) = seg {
             seg_users[s] += 1.0;
         }
-        for &i in items {
-            buyers[i as usize] += 1.0;
+        popularity_weights(train, u, end, params, &decay, |i, w| {
+            buyers[i as usize] += w;
             if let Some(s) = seg {
-                seg_buyers[s][i as usize] += 1.0;
+                seg_buyers[s][i as usize] += w;
             }
-        }
+        });
     }
     let overall_share: Vec<f64> = buyers.iter().map(|b| if active > 0.0 { b / active } else { 0.0 }).collect();
     let m = params.segment_shrinkage;
@@ -447,9 +506,9 @@ fn fit_scorer(
         CfModel::Knn { k } => {
             Scorer::Graph(ItemGraph::from_rows(cosine_neighbours(g, k, params.shrinkage)).transpose())
         }
-        CfModel::Ease { lambda } => {
-            Scorer::Graph(ItemGraph::from_rows(ease_columns(g, lambda, params.ease_keep)?).transpose())
-        }
+        CfModel::Ease { lambda } => Scorer::Graph(
+            ItemGraph::from_rows(ease_columns(g, lambda, params.ease_item_penalty, params.ease_keep)?).transpose(),
+        ),
         CfModel::Als => {
             let cfg = als_config(params);
             let fitted = fit_als(&count_rows(train), train.n_items, &cfg);
@@ -863,8 +922,21 @@ pub fn fit_with_choice(
     check_inputs(train, segments, params)?;
     let shared = fit_shared(train, segments, params);
     let g = gram(&train.distinct_rows(), train.n_items);
-    let neighbours = ItemGraph::from_rows(cosine_neighbours(&g, params.similar_k, params.shrinkage));
-    let scorer = fit_scorer(choice.model, train, &g, params)?;
+    let (neighbours, scorer) = match choice.model {
+        // One cosine pass serves both the similar-items lists and the kNN scorer.
+        CfModel::Knn { k } => {
+            let rows = cosine_neighbours(&g, k.max(params.similar_k), params.shrinkage);
+            let truncated = |n: usize| rows.iter().map(|r| r[..n.min(r.len())].to_vec()).collect();
+            (
+                ItemGraph::from_rows(truncated(params.similar_k)),
+                Scorer::Graph(ItemGraph::from_rows(truncated(k)).transpose()),
+            )
+        }
+        model => (
+            ItemGraph::from_rows(cosine_neighbours(&g, params.similar_k, params.shrinkage)),
+            fit_scorer(model, train, &g, params)?,
+        ),
+    };
     let (scoring, n_factors, item_factors, factor_gram) = match scorer {
         Scorer::None => (ItemGraph::default(), 0, Vec::new(), Vec::new()),
         Scorer::Graph(g) => (g, 0, Vec::new(), Vec::new()),

@@ -36,8 +36,12 @@ impl ItemGraph {
         let mut offsets = Vec::with_capacity(rows.len() + 1);
         let mut edges = Vec::with_capacity(rows.iter().map(Vec::len).sum());
         offsets.push(0);
+        let better = |a: &Neighbour, b: &Neighbour| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item));
         for mut row in rows {
-            row.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
+            // A total order, so the unstable sort is deterministic; rows from `keep_top` are already sorted.
+            if !row.is_sorted_by(|a, b| better(a, b).is_le()) {
+                row.sort_unstable_by(better);
+            }
             edges.extend(row);
             offsets.push(edges.len() as u32);
         }
@@ -96,37 +100,43 @@ pub(crate) fn gram(rows: &[Vec<u32>], n_items: usize) -> Dense {
         }
     }
     let mut data = vec![0.0f64; n_items * n_items];
-    if n_items > 0 {
-        data.par_chunks_mut(n_items).enumerate().for_each(|(i, row)| {
-            for &u in &cols[i] {
-                for &j in &rows[u as usize] {
-                    row[j as usize] += 1.0;
-                }
+    let fill = |(i, row): (usize, &mut [f64])| {
+        for &u in &cols[i] {
+            for &j in &rows[u as usize] {
+                row[j as usize] += 1.0;
             }
-        });
+        }
+    };
+    // Small matrices in one thread: dispatching to a busy pool costs more than the work.
+    let work: usize = rows.iter().map(|r| r.len() * r.len()).sum::<usize>() + n_items * n_items;
+    if n_items > 0 && work < SERIAL_WORK {
+        data.chunks_mut(n_items).enumerate().for_each(fill);
+    } else if n_items > 0 {
+        data.par_chunks_mut(n_items).enumerate().for_each(fill);
     }
     Dense { n: n_items, data }
 }
+
+/// Below this many elementary steps a Gram or similarity pass runs in the calling thread.
+const SERIAL_WORK: usize = 1 << 21;
 
 /// Cosine similarity with shrinkage, s(i, j) = G[i][j] / (sqrt(G[i][i]·G[j][j]) + shrinkage), diagonal 0; for each
 /// target item j its `k` most similar items (ties to the lower index), most similar first. Zero similarities
 /// are dropped.
 pub(crate) fn cosine_neighbours(g: &Dense, k: usize, shrinkage: f64) -> Vec<Vec<Neighbour>> {
     let n = g.n;
-    (0..n)
-        .into_par_iter()
-        .map(|j| {
-            let nj = g.at(j, j);
-            let candidates: Vec<Neighbour> = (0..n)
-                .filter(|&i| i != j && g.at(j, i) > 0.0)
-                .map(|i| {
-                    let denom = (g.at(i, i) * nj).sqrt() + shrinkage;
-                    Neighbour { item: i as u32, score: (g.at(j, i) / denom) as f32 }
-                })
-                .collect();
-            keep_top(candidates, k)
-        })
-        .collect()
+    let column = |j: usize| {
+        let nj = g.at(j, j);
+        let candidates: Vec<Neighbour> = (0..n)
+            .filter(|&i| i != j && g.at(j, i) > 0.0)
+            .map(|i| {
+                let denom = (g.at(i, i) * nj).sqrt() + shrinkage;
+                Neighbour { item: i as u32, score: (g.at(j, i) / denom) as f32 }
+            })
+            .collect();
+        keep_top(candidates, k)
+    };
+    if n * n < SERIAL_WORK { (0..n).map(column).collect() } else { (0..n).into_par_iter().map(column).collect() }
 }
 
 /// The `k` highest-scoring entries, best first, ties to the lower item.
@@ -214,13 +224,19 @@ fn invert_spd_unblocked(m: &mut Dense) -> Result<(), AffinityError> {
     Ok(())
 }
 
-/// EASE^R item weights from the Gram: B[i][j] = −P[i][j] / P[j][j] (i ≠ j), P = (G + λI)⁻¹. Returns for each
+/// EASE^R item weights from the Gram: B[i][j] = −P[i][j] / P[j][j] (i ≠ j), P = (G + Λ)⁻¹ with
+/// Λ = diag(λ + item_penalty · G[i][i]) (item_penalty 0: plain EASE). Returns for each
 /// target item j its `k` largest weights B[·][j] (as source → weight), best first.
-pub(crate) fn ease_columns(g: &Dense, lambda: f64, k: usize) -> Result<Vec<Vec<Neighbour>>, AffinityError> {
+pub(crate) fn ease_columns(
+    g: &Dense,
+    lambda: f64,
+    item_penalty: f64,
+    k: usize,
+) -> Result<Vec<Vec<Neighbour>>, AffinityError> {
     let n = g.n;
     let mut p = g.clone();
     for i in 0..n {
-        p.data[i * n + i] += lambda;
+        p.data[i * n + i] += lambda + item_penalty * g.at(i, i);
     }
     invert_spd(&mut p)?;
     // P is symmetric, so column j of P is row j.
@@ -320,7 +336,7 @@ mod tests {
     fn ease_of_two_items_matches_the_closed_form() {
         // G = [[a, b], [b, d]]; B[0][1] = -P01/P11 = b/(a+λ) for 2×2.
         let g = Dense { n: 2, data: vec![3.0, 2.0, 2.0, 4.0] };
-        let cols = ease_columns(&g, 1.0, 10).unwrap();
+        let cols = ease_columns(&g, 1.0, 0.0, 10).unwrap();
         assert!((cols[1][0].score - 2.0 / 4.0).abs() < 1e-6);
         assert!((cols[0][0].score - 2.0 / 5.0).abs() < 1e-6);
     }

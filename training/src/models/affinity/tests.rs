@@ -424,3 +424,32 @@ fn top_k_keeps_the_best_in_order_with_ties_to_the_lower_index() {
         assert_eq!(super::top_k((0..scores.len()).rev(), k, better), all[..k].to_vec());
     }
 }
+
+#[test]
+fn popularity_can_count_rows_and_favour_recent_purchases() {
+    // Item 0: one buyer, three rows long ago. Item 1: two buyers, one row each, recently. Item 2: one recent row.
+    let events = [(0, 0, 0, 1.0), (0, 0, 1, 1.0), (0, 0, 2, 1.0), (1, 1, 99, 1.0), (2, 1, 99, 1.0), (3, 2, 99, 1.0)];
+    let train = Interactions::from_events(4, 3, &events).unwrap();
+    let pop = |params: AffinityParams| fit_shared(&train, &[], &params).popularity;
+    assert_eq!(pop(AffinityParams::default()), vec![0.5, 1.0, 0.5]);
+    let by_rows = pop(AffinityParams { popularity_counts_events: true, ..AffinityParams::default() });
+    assert_eq!(by_rows, vec![1.0, 2.0 / 3.0, 1.0 / 3.0]);
+    // A 10-day half-life: rows 98-100 days old weigh about 2⁻¹⁰ against 1-day-old ones.
+    let recent = pop(AffinityParams {
+        popularity_counts_events: true,
+        popularity_half_life_days: 10.0,
+        ..AffinityParams::default()
+    });
+    assert!(recent[0] < 0.01 && recent[1] == 1.0 && (recent[2] - 0.5).abs() < 1e-6, "{recent:?}");
+}
+
+#[test]
+fn ease_item_penalty_raises_the_ridge_of_popular_items() {
+    // G = [[3, 2], [2, 4]], λ = 1, κ = 0.5: Λ = diag(1 + 1.5, 1 + 2); for two items B[0][1] = G01 / (G00 + Λ00).
+    let g = similarity::Dense { n: 2, data: vec![3.0, 2.0, 2.0, 4.0] };
+    let cols = similarity::ease_columns(&g, 1.0, 0.5, 10).unwrap();
+    assert!((cols[1][0].score - 2.0 / 5.5).abs() < 1e-6);
+    assert!((cols[0][0].score - 2.0 / 7.0).abs() < 1e-6);
+    let bad = AffinityParams { ease_item_penalty: -1.0, ..AffinityParams::default() };
+    assert!(matches!(bad.validate(), Err(AffinityError::InvalidParam { name: "ease_item_penalty", .. })));
+}
