@@ -14,6 +14,7 @@ mod platt;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use logistic::LogisticScorer;
@@ -70,7 +71,7 @@ impl Default for ChurnParams {
             alphas: vec![0.01, 0.1, 1.0, 10.0, 100.0],
             max_iterations: 200,
             validation_share: 0.2,
-            max_logistic_rows: 200_000,
+            max_logistic_rows: 100_000,
             forest: true,
             forest_trees: 40,
             forest_depth: 8,
@@ -157,6 +158,27 @@ fn sample(indices: &mut Vec<usize>, max: usize, rng: &mut ChaCha8Rng) {
     }
 }
 
+/// Fits the forest on `rows` and returns its validation ROC AUC with it.
+fn fit_forest(
+    x: &FeatureMatrix,
+    y: &[bool],
+    rows: &[usize],
+    x_valid: &FeatureMatrix,
+    y_valid: &[bool],
+    params: &ChurnParams,
+) -> Result<(f64, Forest), ChurnError> {
+    let x_forest = x.select(rows).to_dense();
+    let y_forest: Vec<f64> = rows.iter().map(|&i| f64::from(u8::from(y[i]))).collect();
+    let forest_params = smartcore::ensemble::random_forest_regressor::RandomForestRegressorParameters::default()
+        .with_n_trees(params.forest_trees)
+        .with_max_depth(params.forest_depth)
+        .with_min_samples_leaf(params.forest_min_leaf)
+        .with_seed(params.seed);
+    let fitted = Forest::fit(&x_forest, &y_forest, forest_params).map_err(|e| ChurnError::Forest(e.to_string()))?;
+    let scores = fitted.predict(&x_valid.to_dense()).map_err(|e| ChurnError::Forest(e.to_string()))?;
+    Ok((roc_auc(y_valid, &scores), fitted))
+}
+
 /// Fits both candidates and keeps the better one.
 pub fn fit_churn(x: &FeatureMatrix, y: &[bool], params: &ChurnParams) -> Result<ChurnModel, ChurnError> {
     params.check()?;
@@ -179,11 +201,28 @@ pub fn fit_churn(x: &FeatureMatrix, y: &[bool], params: &ChurnParams) -> Result<
     sample(&mut logistic_rows, params.max_logistic_rows, &mut rng);
     let x_train = x.select(&logistic_rows);
     let y_train: Vec<bool> = logistic_rows.iter().map(|&i| y[i]).collect();
+    let mut forest_rows = train.clone();
+    if params.forest {
+        sample(&mut forest_rows, params.max_forest_rows, &mut rng);
+    }
+    // The logistic candidates (one per alpha, in parallel) and the forest are independent fits: run them side
+    // by side.
+    let (logistic_fits, forest_fit) = rayon::join(
+        || {
+            params
+                .alphas
+                .par_iter()
+                .map(|&alpha| {
+                    let scorer = LogisticScorer::fit_newton(&x_train, &y_train, alpha)?;
+                    Ok((roc_auc(&y_valid, &scorer.logits(&x_valid)), alpha, scorer))
+                })
+                .collect::<Result<Vec<(f64, f64, LogisticScorer)>, ChurnError>>()
+        },
+        || params.forest.then(|| fit_forest(x, y, &forest_rows, &x_valid, &y_valid, params)),
+    );
     let mut best: Option<(f64, f64, LogisticScorer)> = None;
     let mut validation_auc = Vec::new();
-    for &alpha in &params.alphas {
-        let scorer = LogisticScorer::fit_newton(&x_train, &y_train, alpha)?;
-        let auc = roc_auc(&y_valid, &scorer.logits(&x_valid));
+    for (auc, alpha, scorer) in logistic_fits? {
         validation_auc.push((format!("logistic(alpha={alpha})"), auc));
         if best.as_ref().is_none_or(|b| auc > b.0) {
             best = Some((auc, alpha, scorer));
@@ -193,19 +232,9 @@ pub fn fit_churn(x: &FeatureMatrix, y: &[bool], params: &ChurnParams) -> Result<
 
     let mut forest = None;
     let mut forest_auc = f64::NEG_INFINITY;
-    if params.forest {
-        let mut forest_rows = train.clone();
-        sample(&mut forest_rows, params.max_forest_rows, &mut rng);
-        let x_forest = x.select(&forest_rows).to_dense();
-        let y_forest: Vec<f64> = forest_rows.iter().map(|&i| f64::from(u8::from(y[i]))).collect();
-        let forest_params = smartcore::ensemble::random_forest_regressor::RandomForestRegressorParameters::default()
-            .with_n_trees(params.forest_trees)
-            .with_max_depth(params.forest_depth)
-            .with_min_samples_leaf(params.forest_min_leaf)
-            .with_seed(params.seed);
-        let fitted = Forest::fit(&x_forest, &y_forest, forest_params).map_err(|e| ChurnError::Forest(e.to_string()))?;
-        let scores = fitted.predict(&x_valid.to_dense()).map_err(|e| ChurnError::Forest(e.to_string()))?;
-        forest_auc = roc_auc(&y_valid, &scores);
+    if let Some(fit) = forest_fit {
+        let (auc, fitted) = fit?;
+        forest_auc = auc;
         validation_auc.push(("random_forest".to_owned(), forest_auc));
         forest = Some(fitted);
     }
