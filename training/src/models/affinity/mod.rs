@@ -764,49 +764,87 @@ pub fn select_blend(
     truth: &[(u32, Vec<u32>)],
     params: &AffinityParams,
 ) -> Result<(BlendChoice, Vec<ValidationRow>), AffinityError> {
-    check_inputs(train, segments, params)?;
-    let shared = fit_shared(train, segments, params);
-    let g = gram(&train.distinct_rows(), train.n_items);
-    let mut users: Vec<&(u32, Vec<u32>)> =
-        truth.iter().filter(|(u, t)| (*u as usize) < train.n_users && !t.is_empty()).collect();
-    if users.len() > params.validation_max_users {
-        users.shuffle(&mut ChaCha8Rng::seed_from_u64(params.seed));
-        users.truncate(params.validation_max_users);
+    select_blend_folds(&[ValidationFold { train, as_of_day, truth }], segments, params)
+}
+
+/// One validation split: the history to fit on and recommend from, its as-of day, and the items to find.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidationFold<'a> {
+    /// The fit part.
+    pub train: &'a Interactions,
+    /// The as-of day of the recommendations.
+    pub as_of_day: i32,
+    /// Per user, the items to find.
+    pub truth: &'a [(u32, Vec<u32>)],
+}
+
+/// [`select_blend`] over several validation splits: each model and weight triple is scored by its mean
+/// validation NDCG@10 averaged over the folds (each fold's users weigh equally within it), which damps the
+/// noise of one split when candidates are close. Rows report the fold-averaged figures and fit times summed.
+pub fn select_blend_folds(
+    folds: &[ValidationFold<'_>],
+    segments: &[u16],
+    params: &AffinityParams,
+) -> Result<(BlendChoice, Vec<ValidationRow>), AffinityError> {
+    let Some(first) = folds.first() else { return Ok((BlendChoice::fallback(), Vec::new())) };
+    let mut prepared = Vec::with_capacity(folds.len());
+    for fold in folds {
+        let train = fold.train;
+        check_inputs(train, segments, params)?;
+        let shared = fit_shared(train, segments, params);
+        let g = gram(&train.distinct_rows(), train.n_items);
+        let mut users: Vec<&(u32, Vec<u32>)> =
+            fold.truth.iter().filter(|(u, t)| (*u as usize) < train.n_users && !t.is_empty()).collect();
+        if users.len() > params.validation_max_users {
+            users.shuffle(&mut ChaCha8Rng::seed_from_u64(params.seed));
+            users.truncate(params.validation_max_users);
+        }
+        let histories: Vec<Vec<ItemHistory>> = users.iter().map(|(u, _)| train.user_history(*u as usize)).collect();
+        let truths: Vec<std::collections::HashSet<u32>> =
+            users.iter().map(|(_, t)| t.iter().copied().collect()).collect();
+        prepared.push((fold, shared, g, users, histories, truths));
     }
-    let histories: Vec<Vec<ItemHistory>> = users.iter().map(|(u, _)| train.user_history(*u as usize)).collect();
-    let truths: Vec<std::collections::HashSet<u32>> = users.iter().map(|(_, t)| t.iter().copied().collect()).collect();
     let mut rows = Vec::new();
     let mut best: Option<(f64, BlendChoice)> = None;
-    for model in model_grid(params, train.n_items) {
-        let started = Instant::now();
-        let scorer = fit_scorer(model, train, &g, params)?;
-        let fit_seconds = started.elapsed().as_secs_f64();
+    for model in model_grid(params, first.train.n_items) {
         let grid = weight_grid(model, params.blend_step);
-        let view = user_scorer(&shared, ScorerRef::of(&scorer), train.n_items, params.due_width, params.candidate_pool);
-        let sums = (0..users.len())
-            .into_par_iter()
-            .map(|idx| {
-                let segment = segments.get(users[idx].0 as usize).copied().filter(|&s| s != u16::MAX);
-                let (cands, in_segment) = view.candidates(&histories[idx], segment, as_of_day);
-                grid.iter()
-                    .map(|w| {
-                        let items: Vec<u32> = rank(&cands, w, 10, in_segment).iter().map(|r| r.0).collect();
-                        ndcg_at_k(&items, &truths[idx], 10)
-                    })
-                    .collect::<Vec<f64>>()
-            })
-            .reduce(|| vec![0.0; grid.len()], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
-        let n_users = users.len().max(1) as f64;
+        let mut means = vec![0.0f64; grid.len()];
+        let mut fit_seconds = 0.0;
+        for (fold, shared, g, users, histories, truths) in &prepared {
+            let started = Instant::now();
+            let scorer = fit_scorer(model, fold.train, g, params)?;
+            fit_seconds += started.elapsed().as_secs_f64();
+            let view = user_scorer(
+                shared,
+                ScorerRef::of(&scorer),
+                fold.train.n_items,
+                params.due_width,
+                params.candidate_pool,
+            );
+            let sums = (0..users.len())
+                .into_par_iter()
+                .map(|idx| {
+                    let segment = segments.get(users[idx].0 as usize).copied().filter(|&s| s != u16::MAX);
+                    let (cands, in_segment) = view.candidates(&histories[idx], segment, fold.as_of_day);
+                    grid.iter()
+                        .map(|w| {
+                            let items: Vec<u32> = rank(&cands, w, 10, in_segment).iter().map(|r| r.0).collect();
+                            ndcg_at_k(&items, &truths[idx], 10)
+                        })
+                        .collect::<Vec<f64>>()
+                })
+                .reduce(|| vec![0.0; grid.len()], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
+            let n_users = users.len().max(1) as f64;
+            means.iter_mut().zip(&sums).for_each(|(m, s)| *m += s / n_users / folds.len() as f64);
+        }
         let (mut best_i, mut best_v) = (0, f64::NEG_INFINITY);
-        for (i, &s) in sums.iter().enumerate() {
-            if s > best_v {
-                (best_i, best_v) = (i, s);
+        for (i, &v) in means.iter().enumerate() {
+            if v > best_v {
+                (best_i, best_v) = (i, v);
             }
         }
         // The first triple is the model alone (w_cf = 1), or popularity alone for `None`.
-        let alone = sums[0];
-        let row =
-            ValidationRow { choice: grid[best_i], ndcg: best_v / n_users, ndcg_alone: alone / n_users, fit_seconds };
+        let row = ValidationRow { choice: grid[best_i], ndcg: best_v, ndcg_alone: means[0], fit_seconds };
         tracing::debug!(?row, "affinity validation");
         if best.is_none_or(|(v, _)| row.ndcg > v) {
             best = Some((row.ndcg, row.choice));
