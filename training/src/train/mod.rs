@@ -343,9 +343,9 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
     let mid_matrix = ctx.matrix(&schema, &mid);
     let p_bt = churn_bt.predict(&mid_matrix)?;
     drop(mid_matrix);
-    let p_base: Vec<f64> =
-        recency_bt.logits(&recency_matrix(&mid)).into_iter().map(crate::models::churn::sigmoid).collect();
-    let recency = recency_scores(&mid);
+    let recency_column = recency_matrix(&mid);
+    let p_base: Vec<f64> = recency_bt.logits(&recency_column).into_iter().map(crate::models::churn::sigmoid).collect();
+    let recency = recency_column.data;
     let active: Vec<usize> = (0..mid.buyers.len()).filter(|&i| recency[i] <= 180.0).collect();
     let pick = |v: &[f64]| active.iter().map(|&i| v[i]).collect::<Vec<f64>>();
     let active_labels: Vec<bool> = active.iter().map(|&i| mid_labels[i]).collect();
