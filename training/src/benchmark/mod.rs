@@ -14,6 +14,7 @@
 mod cdnow;
 mod classify;
 pub mod data;
+mod groceries_churn;
 mod recsys;
 pub mod reference;
 mod telco;
