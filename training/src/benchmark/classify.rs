@@ -78,13 +78,11 @@ pub fn choose_logistic(candidates: &[FeatureMatrix], y: &[bool], seed: u64) -> R
 /// cross-validation favours for the larger CDNOW feature sets.
 pub const WIDE_ALPHAS: [f64; 8] = [0.01, 0.1, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0];
 
-/// What a cross-validated choice maximises.
+/// What a cross-validated choice minimises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Criterion {
     /// The mean out-of-fold log loss (lower is better; a proper score).
     LogLoss,
-    /// The mean out-of-fold ROC AUC (higher is better).
-    RocAuc,
 }
 
 /// Fold number (0..k) of each row: every class is shuffled with `seed` and dealt round-robin, so each fold
@@ -141,7 +139,6 @@ pub fn choose_logistic_cv(
             tracing::debug!(candidate = c, alpha, loss, auc, "logistic cross-validation");
             let value = match criterion {
                 Criterion::LogLoss => loss,
-                Criterion::RocAuc => -auc,
             };
             if best.is_none_or(|b| value < b.0) {
                 best = Some((value, c, alpha));
@@ -153,6 +150,71 @@ pub fn choose_logistic_cv(
     let started = Instant::now();
     let scorer = newton_logistic(&candidates[candidate], y, alpha)?;
     Ok(Chosen { candidate, alpha, scorer, fit_seconds: started.elapsed().as_secs_f64(), selection_seconds })
+}
+
+/// Cross-validated figures of one (feature set, L2 strength) pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CvScore {
+    /// Index of the candidate feature set.
+    pub candidate: usize,
+    /// The L2 strength.
+    pub alpha: f64,
+    /// Mean out-of-fold ROC AUC over every fold of every repeat.
+    pub auc: f64,
+    /// Standard error of that mean (fold-to-fold spread / √folds).
+    pub auc_se: f64,
+    /// Mean out-of-fold log loss.
+    pub loss: f64,
+}
+
+/// Mean and standard error of the mean.
+pub fn mean_se(values: &[f64]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, (var / n).sqrt())
+}
+
+/// The (fit rows, validation rows) of `repeats` × `k` stratified folds (repeat r uses seed + r).
+pub fn repeated_splits(y: &[bool], k: usize, repeats: usize, seed: u64) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let mut splits = Vec::new();
+    for r in 0..repeats as u64 {
+        let fold = stratified_folds(y, k, seed.wrapping_add(r));
+        for f in 0..k {
+            splits.push((
+                (0..y.len()).filter(|&i| fold[i] != f).collect(),
+                (0..y.len()).filter(|&i| fold[i] == f).collect(),
+            ));
+        }
+    }
+    splits
+}
+
+/// Every (candidate, α ∈ `alphas`) pair scored on `splits` (from [`repeated_splits`]).
+pub fn cv_logistic_scores(
+    candidates: &[FeatureMatrix],
+    y: &[bool],
+    alphas: &[f64],
+    splits: &[(Vec<usize>, Vec<usize>)],
+) -> Result<Vec<CvScore>, BenchmarkError> {
+    let mut out = Vec::new();
+    for (c, x) in candidates.iter().enumerate() {
+        for &alpha in alphas {
+            let (mut aucs, mut loss) = (Vec::new(), 0.0);
+            for (fit, valid) in splits {
+                let y_fit: Vec<bool> = fit.iter().map(|&i| y[i]).collect();
+                let y_valid: Vec<bool> = valid.iter().map(|&i| y[i]).collect();
+                let scorer = newton_logistic(&x.select(fit), &y_fit, alpha)?;
+                let p: Vec<f64> = scorer.logits(&x.select(valid)).into_iter().map(sigmoid).collect();
+                aucs.push(roc_auc(&y_valid, &p));
+                loss += log_loss(&y_valid, &p) / splits.len() as f64;
+            }
+            let (auc, auc_se) = mean_se(&aucs);
+            tracing::debug!(candidate = c, alpha, auc, auc_se, loss, "logistic cross-validation");
+            out.push(CvScore { candidate: c, alpha, auc, auc_se, loss });
+        }
+    }
+    Ok(out)
 }
 
 /// The ROC AUC, PR AUC and log-loss lines of one scored test set.
