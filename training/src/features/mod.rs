@@ -117,8 +117,8 @@ fn median(values: &mut [f64]) -> f64 {
     if values.is_empty() {
         return 0.0;
     }
-    values.sort_unstable_by(f64::total_cmp);
-    values[values.len() / 2]
+    let middle = values.len() / 2;
+    *values.select_nth_unstable_by(middle, f64::total_cmp).1
 }
 
 fn text_level(values: &Values, row: usize) -> Option<&str> {
@@ -147,10 +147,13 @@ impl FeatureSchema {
                     }
                     let missing = present.len() < rows.len();
                     let min = present.iter().copied().fold(f64::INFINITY, f64::min);
+                    let max = present.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    // Order statistics by selection (linear time) rather than a full sort per column.
+                    let p99_rank = ((present.len() - 1) as f64 * 0.99) as usize;
+                    let p99 = *present.select_nth_unstable_by(p99_rank, f64::total_cmp).1;
                     let med = median(&mut present);
-                    let p99 = present[((present.len() - 1) as f64 * 0.99) as usize];
                     let log1p = min >= 0.0 && p99 > 10.0 * med.max(1.0);
-                    let distinct = present.windows(2).any(|w| w[0] != w[1]);
+                    let distinct = min != max;
                     if distinct {
                         columns.push(FeatureColumn {
                             name: name.clone(),

@@ -3,6 +3,7 @@
 //! slice of these before or after a cutoff.
 
 use chrono::FixedOffset;
+use rayon::prelude::*;
 
 use crate::unify::Unified;
 use crate::unify::behaviour::local_day;
@@ -26,11 +27,11 @@ impl PurchaseHistory {
         let mut events: Vec<(u32, u32, i32, f32)> = unified
             .store
             .lines
-            .iter()
+            .par_iter()
             .filter(|l| l.quantity > 0.0 && l.amount >= 0.0)
             .map(|l| (customer_of_record[l.record as usize], l.item, local_day(l.ts, &tz), l.quantity))
             .collect();
-        events.sort_unstable_by_key(|e| (e.0, e.2, e.1));
+        events.par_sort_unstable_by_key(|e| (e.0, e.2, e.1));
         let mut event_offsets = vec![0usize; customers + 1];
         for e in &events {
             event_offsets[e.0 as usize + 1] += 1;

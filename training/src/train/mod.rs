@@ -439,10 +439,13 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
     let p_now = churn_final.predict(&now_matrix)?;
     let mut churn_probability = vec![f64::NAN; n_customers];
     let mut churn_reasons = vec![Vec::new(); n_customers];
-    for (k, &c) in now.buyers.iter().enumerate() {
-        churn_probability[c] = p_now[k];
-        churn_reasons[c] = churn_final.reasons(&now_matrix, k, 3);
+    let reasons: Vec<Vec<(usize, f64)>> =
+        (0..now.buyers.len()).into_par_iter().map(|k| churn_final.reasons(&now_matrix, k, 3)).collect();
+    for ((&c, p), r) in now.buyers.iter().zip(&p_now).zip(reasons) {
+        churn_probability[c] = *p;
+        churn_reasons[c] = r;
     }
+    drop(now_matrix);
     // The backtest validated the affinity component and blend on the 28 days before T−H; the final model
     // refits that choice on everything before T instead of validating again.
     let history_now = ctx.interactions.before(now.day);

@@ -10,6 +10,7 @@ use tagcenter::domain::TagType;
 use super::identity::Identity;
 use super::profile::{Origin, ProfileColumn, Values};
 use super::store::Store;
+use crate::sources::batch::TxnLine;
 
 /// Local day number (days since 1970-01-01 in the project's zone) of a UTC timestamp.
 pub fn local_day(ts: i64, tz: &FixedOffset) -> i32 {
@@ -60,6 +61,131 @@ impl Builder {
             values,
         });
         self.columns.len() - 1
+    }
+}
+
+/// Customers whose rows are computed in parallel before being scattered into the columns.
+const BLOCK_CUSTOMERS: usize = 65_536;
+
+/// Where each behavioural value goes in a customer's row.
+struct BehaviourSlots {
+    first_purchase: usize,
+    last_purchase: usize,
+    recency: usize,
+    tenure: usize,
+    frequency: usize,
+    purchase_days: usize,
+    monetary: usize,
+    aov: usize,
+    cycle_median: usize,
+    cycle_spread: usize,
+    overdue: usize,
+    orders_90: usize,
+    spend_90: usize,
+    items: usize,
+    return_rate: usize,
+    coupon_rate: usize,
+    /// Category share slots, the uncategorized share last.
+    categories: Vec<usize>,
+    channels: Vec<usize>,
+}
+
+/// Per-thread buffers reused from one customer to the next.
+struct Scratch {
+    days: Vec<i32>,
+    orders: Vec<(u32, u8, bool, i32)>,
+    item_ids: Vec<u32>,
+    category_spend: Vec<f64>,
+    per_channel: Vec<usize>,
+}
+
+impl Scratch {
+    fn new(n_categories: usize, n_channels: usize) -> Self {
+        Self {
+            days: Vec::new(),
+            orders: Vec::new(),
+            item_ids: Vec::new(),
+            category_spend: vec![0.0; n_categories + 1],
+            per_channel: vec![0; n_channels],
+        }
+    }
+
+    /// Fills one customer's row (NaN where a value is undefined) from their lines before the as-of date,
+    /// in time order.
+    fn fill_row<'a>(
+        &mut self,
+        lines: impl Iterator<Item = &'a TxnLine>,
+        store: &Store,
+        tz: &FixedOffset,
+        as_of_day: i32,
+        slots: &BehaviourSlots,
+        row: &mut [f64],
+    ) {
+        let n_categories = self.category_spend.len() - 1;
+        self.days.clear();
+        self.orders.clear();
+        self.item_ids.clear();
+        self.category_spend.fill(0.0);
+        self.per_channel.fill(0);
+        let (mut gross, mut returned, mut spend_recent) = (0.0, 0.0, 0.0);
+        for l in lines {
+            let day = local_day(l.ts, tz);
+            if l.amount >= 0.0 && l.quantity > 0.0 {
+                gross += l.amount;
+                self.days.push(day);
+                self.orders.push((l.order, l.channel, l.coupon, day));
+                self.item_ids.push(l.item);
+                let cat = store.item_category[l.item as usize].map_or(n_categories, usize::from);
+                self.category_spend[cat] += l.amount;
+                if as_of_day - day <= 90 {
+                    spend_recent += l.amount;
+                }
+            } else {
+                returned += -l.amount;
+            }
+        }
+        self.days.dedup();
+        if self.days.is_empty() {
+            return;
+        }
+        let orders = &mut self.orders;
+        orders.sort_unstable_by_key(|o| o.0);
+        orders.dedup_by_key(|o| o.0);
+        self.item_ids.sort_unstable();
+        self.item_ids.dedup();
+        let days = &self.days;
+        let first = days[0];
+        let last = days[days.len() - 1];
+        let n_orders = orders.len() as f64;
+        row[slots.first_purchase] = f64::from(first);
+        row[slots.last_purchase] = f64::from(last);
+        row[slots.recency] = f64::from(as_of_day - last);
+        row[slots.tenure] = f64::from(as_of_day - first);
+        row[slots.frequency] = n_orders;
+        row[slots.purchase_days] = days.len() as f64;
+        row[slots.monetary] = gross - returned;
+        row[slots.aov] = gross / n_orders;
+        let mut gaps: Vec<f64> = days.windows(2).map(|w| f64::from(w[1] - w[0])).collect();
+        gaps.sort_unstable_by(f64::total_cmp);
+        if let Some((median, iqr)) = median_and_iqr(&gaps) {
+            row[slots.cycle_median] = median;
+            row[slots.cycle_spread] = iqr;
+            row[slots.overdue] = f64::from(as_of_day - last) / median.max(1.0);
+        }
+        row[slots.orders_90] = orders.iter().filter(|o| as_of_day - o.3 <= 90).count() as f64;
+        row[slots.spend_90] = spend_recent;
+        row[slots.items] = self.item_ids.len() as f64;
+        row[slots.return_rate] = if gross > 0.0 { (returned / gross).min(1.0) } else { 0.0 };
+        row[slots.coupon_rate] = orders.iter().filter(|o| o.2).count() as f64 / n_orders;
+        for (c, &col) in slots.categories.iter().enumerate() {
+            row[col] = if gross > 0.0 { self.category_spend[c] / gross } else { 0.0 };
+        }
+        for o in orders.iter() {
+            self.per_channel[usize::from(o.1)] += 1;
+        }
+        for (c, &col) in slots.channels.iter().enumerate() {
+            row[col] = self.per_channel[c] as f64 / n_orders;
+        }
     }
 }
 
@@ -133,86 +259,49 @@ pub fn behaviour_columns(
     }
     let n_categories = categories.len();
     let n_channels = store.channels.len();
-    // One reusable row buffer, scattered into the columns: no per-customer rows are kept, so the table's
-    // memory is the columns alone.
-    let mut row: Vec<f64> = vec![f64::NAN; width];
-    let mut days: Vec<i32> = Vec::new();
-    let mut orders: Vec<(u32, u8, bool, i32)> = Vec::new();
-    let mut item_ids: Vec<u32> = Vec::new();
-    let mut category_spend = vec![0.0; n_categories + 1];
-    let mut per_channel = vec![0usize; n_channels];
-    for (customer, range) in &groups {
-        row.fill(f64::NAN);
-        days.clear();
-        orders.clear();
-        item_ids.clear();
-        category_spend.fill(0.0);
-        per_channel.fill(0);
-        let mut gross = 0.0;
-        let mut returned = 0.0;
-        let mut spend_recent = 0.0;
-        for &(_, i) in &order[range.clone()] {
-            let l = &store.lines[i as usize];
-            let day = local_day(l.ts, &tz);
-            if l.amount >= 0.0 && l.quantity > 0.0 {
-                gross += l.amount;
-                days.push(day);
-                orders.push((l.order, l.channel, l.coupon, day));
-                item_ids.push(l.item);
-                let cat = store.item_category[l.item as usize].map_or(n_categories, usize::from);
-                category_spend[cat] += l.amount;
-                if as_of_day - day <= 90 {
-                    spend_recent += l.amount;
+    let slots = BehaviourSlots {
+        first_purchase,
+        last_purchase,
+        recency,
+        tenure,
+        frequency,
+        purchase_days,
+        monetary,
+        aov,
+        cycle_median,
+        cycle_spread,
+        overdue,
+        orders_90,
+        spend_90,
+        items,
+        return_rate,
+        coupon_rate,
+        categories: category_cols.iter().copied().chain(std::iter::once(other_category)).collect(),
+        channels: channel_cols,
+    };
+    // Customers are computed in parallel, a block at a time: each block's rows are scattered into the
+    // columns before the next block starts, so at most one block of rows exists besides the columns.
+    for block in groups.chunks(BLOCK_CUSTOMERS) {
+        let rows: Vec<f64> = block
+            .par_chunks(256)
+            .flat_map_iter(|part| {
+                let mut scratch = Scratch::new(n_categories, n_channels);
+                let mut out = vec![f64::NAN; part.len() * width];
+                for (k, (_, range)) in part.iter().enumerate() {
+                    let lines = order[range.clone()].iter().map(|&(_, i)| &store.lines[i as usize]);
+                    let row = &mut out[k * width..(k + 1) * width];
+                    scratch.fill_row(lines, store, &tz, as_of_day, &slots, row);
                 }
-            } else {
-                returned += -l.amount;
-            }
-        }
-        days.dedup();
-        if days.is_empty() {
-            continue;
-        }
-        orders.sort_unstable_by_key(|o| o.0);
-        orders.dedup_by_key(|o| o.0);
-        item_ids.sort_unstable();
-        item_ids.dedup();
-        let first = days[0];
-        let last = days[days.len() - 1];
-        let n_orders = orders.len() as f64;
-        row[first_purchase] = f64::from(first);
-        row[last_purchase] = f64::from(last);
-        row[recency] = f64::from(as_of_day - last);
-        row[tenure] = f64::from(as_of_day - first);
-        row[frequency] = n_orders;
-        row[purchase_days] = days.len() as f64;
-        row[monetary] = gross - returned;
-        row[aov] = gross / n_orders;
-        let mut gaps: Vec<f64> = days.windows(2).map(|w| f64::from(w[1] - w[0])).collect();
-        gaps.sort_unstable_by(f64::total_cmp);
-        if let Some((median, iqr)) = median_and_iqr(&gaps) {
-            row[cycle_median] = median;
-            row[cycle_spread] = iqr;
-            row[overdue] = f64::from(as_of_day - last) / median.max(1.0);
-        }
-        row[orders_90] = orders.iter().filter(|o| as_of_day - o.3 <= 90).count() as f64;
-        row[spend_90] = spend_recent;
-        row[items] = item_ids.len() as f64;
-        row[return_rate] = if gross > 0.0 { (returned / gross).min(1.0) } else { 0.0 };
-        row[coupon_rate] = orders.iter().filter(|o| o.2).count() as f64 / n_orders;
-        for (c, col) in category_cols.iter().chain(std::iter::once(&other_category)).enumerate() {
-            row[*col] = if gross > 0.0 { category_spend[c] / gross } else { 0.0 };
-        }
-        for o in &orders {
-            per_channel[usize::from(o.1)] += 1;
-        }
-        for (c, col) in channel_cols.iter().enumerate() {
-            row[*col] = per_channel[c] as f64 / n_orders;
-        }
-        for (col, &value) in row.iter().enumerate() {
-            match &mut b.columns[col].values {
-                Values::Number(v) => v[*customer as usize] = value,
-                Values::Date(v) => v[*customer as usize] = (!value.is_nan()).then_some(value as i32),
-                _ => {}
+                out
+            })
+            .collect();
+        for ((customer, _), row) in block.iter().zip(rows.chunks(width)) {
+            for (col, &value) in row.iter().enumerate() {
+                match &mut b.columns[col].values {
+                    Values::Number(v) => v[*customer as usize] = value,
+                    Values::Date(v) => v[*customer as usize] = (!value.is_nan()).then_some(value as i32),
+                    _ => {}
+                }
             }
         }
     }

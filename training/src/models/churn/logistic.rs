@@ -3,6 +3,7 @@
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::ChurnError;
@@ -100,7 +101,12 @@ impl LogisticScorer {
         let mut factor: Option<Vec<f64>> = None;
         for _ in 0..MAX_NEWTON_ITERATIONS {
             let p = z.dot(&beta).mapv(super::sigmoid);
-            let mut gradient = z.t().dot(&(&p - &target));
+            // Zᵀ(p − y) in one pass over the rows: `z.t().dot(..)` would walk each strided column of the
+            // row-major design separately, once per feature.
+            let mut gradient = Array1::<f64>::zeros(d);
+            for ((row, pi), ti) in z.rows().into_iter().zip(&p).zip(&target) {
+                gradient.scaled_add(pi - ti, &row);
+            }
             for a in 1..d {
                 gradient[a] += alpha * beta[a];
             }
@@ -145,7 +151,7 @@ impl LogisticScorer {
 
     /// Log-odds of churn of each row.
     pub fn logits(&self, x: &FeatureMatrix) -> Vec<f64> {
-        (0..x.n_rows).map(|i| self.logit(x.row(i))).collect()
+        (0..x.n_rows).into_par_iter().map(|i| self.logit(x.row(i))).collect()
     }
 
     /// Log-odds of one row.
