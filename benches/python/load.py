@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -232,24 +231,30 @@ def load_lines(data_dir: str, unified_dir: str, reference_date: str = "2024-07-0
 
 
 def compare_with_profiles(lines: pd.DataFrame, unified_dir: str, reference_date: str) -> dict:
-    """Per-customer distinct purchase days and spend as of the reference date, against tagcenter's
-    profiles.parquet (same reference date)."""
+    """Per customer, as of the reference date: distinct purchase days, orders, distinct items and net spend
+    (purchases minus returns) against tagcenter's profiles.parquet (needs pyarrow)."""
     prof = pd.read_parquet(os.path.join(unified_dir, "profiles.parquet"),
-                           columns=["customer_id", "purchase_days", "monetary", "distinct_items"])
+                           columns=["customer_id", "purchase_days", "frequency", "distinct_items", "monetary"])
     t = day_number(reference_date)
-    buys = lines[lines["purchase"] & (lines["day"] < t)]
-    ours = buys.groupby("customer_id").agg(purchase_days=("day", "nunique"), distinct_items=("item", "nunique"))
+    before = lines[lines["day"] < t]
+    buys = before[before["purchase"]]
+    g = buys.groupby("customer_id")
+    ours = pd.DataFrame({"purchase_days": g["day"].nunique(), "frequency": g["order"].nunique(),
+                         "distinct_items": g["item"].nunique(),
+                         "monetary": before.groupby("customer_id")["amount"].sum()})
     m = prof.set_index("customer_id").join(ours, rsuffix="_py", how="outer")
-    a, b = m["purchase_days"].fillna(0), m["purchase_days_py"].fillna(0)
-    c, d = m["distinct_items"].fillna(0), m["distinct_items_py"].fillna(0)
-    return {
-        "customers_with_purchases_tagcenter": int((a > 0).sum()),
-        "customers_with_purchases_python": int((b > 0).sum()),
-        "customers_purchase_days_differ": int((a != b).sum()),
-        "sum_purchase_days_tagcenter": int(a.sum()),
-        "sum_purchase_days_python": int(b.sum()),
-        "customers_distinct_items_differ": int((c != d).sum()),
+    out = {
+        "customers_with_purchases_tagcenter": int((m["purchase_days"].fillna(0) > 0).sum()),
+        "customers_with_purchases_python": int((m["purchase_days_py"].fillna(0) > 0).sum()),
     }
+    for col in ["purchase_days", "frequency", "distinct_items"]:
+        out[f"customers_{col}_differ"] = int((m[col].fillna(0) != m[f"{col}_py"].fillna(0)).sum())
+    buyers = m["purchase_days"].fillna(0) > 0
+    diff = (m["monetary"] - m["monetary_py"]).abs()[buyers]
+    out["buyers_net_spend_differs_by_more_than_0.01"] = int((diff > 0.01).sum())
+    out["customers_with_returns_but_no_purchase"] = int((~buyers & m["monetary_py"].notna()).sum())
+    out["sum_purchase_days"] = [int(m["purchase_days"].fillna(0).sum()), int(m["purchase_days_py"].fillna(0).sum())]
+    return out
 
 
 if __name__ == "__main__":

@@ -173,10 +173,17 @@ def recs_backtest(c, it, day, n_users, n_items, t, clock):
         if best is None or grid[name(key)] > grid[name(best)]:
             best, best_factors = key, factors
 
-    # Stage 1: factors × alpha at regularization 0.1; stage 2: the other regularizations at its best.
+    # Stage 1: factors × alpha at regularization 0.1.
     for f in recs.FACTORS:
         for a in recs.ALPHA:
             try_als((f, 0.1, a))
+    # Stage 2: when the best sits on the grid's edge in factors or alpha, one step further out.
+    f1, r1, a1 = best
+    if f1 == max(recs.FACTORS):
+        try_als((2 * f1, r1, a1))
+    if a1 == max(recs.ALPHA):
+        try_als((f1, r1, 2.5 * a1))
+    # Stage 3: the other regularizations at the best so far.
     f1, _, a1 = best
     for reg in recs.REGULARIZATION:
         if name((f1, reg, a1)) not in grid:
