@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use super::classify::{Criterion, choose_logistic_cv, churn_lines, matrix, stratified_folds};
+use super::classify::{Criterion, choose_logistic_cv, churn_lines, matrix, mean_se, stratified_folds};
 use super::data::{Table, ymd};
 use super::timing_cells::{CellConfig, CellKey, CellTable, timing_scores};
 use super::{BenchmarkError, Goal, Line, Protocol, line};
@@ -322,8 +322,39 @@ fn p3_grid() -> Vec<CellConfig> {
     grid
 }
 
+/// How a P3 configuration is named in the method column.
+fn describe(c: CellConfig) -> String {
+    format!(
+        "cell table: {} BG/NBD-median bins{}, hit weight {}",
+        c.bgnbd_bins,
+        if c.use_gap_rule { " × gap-rule bins" } else { "" },
+        c.hit_weight
+    )
+}
+
+/// Out-of-fold predictions of every [`p3_grid`] configuration on the train buyers (5 folds).
+fn timing_cv(keys: &[CellKey], targets: &[f64], seed: u64) -> Vec<(CellConfig, Vec<f64>)> {
+    let n = keys.len();
+    let fold = stratified_folds(&vec![false; n], 5, seed);
+    let mut out = Vec::new();
+    for config in p3_grid() {
+        let mut predictions = vec![0.0; n];
+        for f in 0..5 {
+            let fit: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
+            let fit_keys: Vec<CellKey> = fit.iter().map(|&i| keys[i]).collect();
+            let ys: Vec<f64> = fit.iter().map(|&i| targets[i]).collect();
+            let table = CellTable::fit(config, &fit_keys, &ys);
+            for i in (0..n).filter(|&i| fold[i] == f) {
+                predictions[i] = table.predict(&keys[i]).clamp(1.0, 273.0);
+            }
+        }
+        out.push((config, predictions));
+    }
+    out
+}
+
 /// Runs P3 on master and sample: a [`CellTable`] over BG/NBD's truncated median and the gap rule, its
-/// shape and hit weight chosen by 5-fold cross-validation on the train buyers.
+/// shape and hit weight chosen by 5-fold cross-validation on the train buyers (see [`choose_timing`]).
 pub fn p3(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
     let cutoff = cutoff_day()?;
     let mut lines = Vec::new();
@@ -367,37 +398,20 @@ pub fn p3(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
         let train_y: Vec<f64> = train.iter().map(|b| b.target).collect();
         let keys_seconds = started.elapsed().as_secs_f64();
         let selection = Instant::now();
-        let fold = stratified_folds(&vec![false; train.len()], 5, seed);
-        let mut scored = Vec::new();
-        for config in p3_grid() {
-            let mut predictions = vec![0.0; train.len()];
-            for f in 0..5 {
-                let fit: Vec<usize> = (0..train.len()).filter(|&i| fold[i] != f).collect();
-                let keys: Vec<CellKey> = fit.iter().map(|&i| train_keys[i]).collect();
-                let ys: Vec<f64> = fit.iter().map(|&i| train_y[i]).collect();
-                let table = CellTable::fit(config, &keys, &ys);
-                for i in (0..train.len()).filter(|&i| fold[i] == f) {
-                    predictions[i] = table.predict(&train_keys[i]);
-                }
-            }
-            let (mae, median_ae, share) = timing_scores(&predictions, &train_y);
-            tracing::debug!(case, ?config, mae, median_ae, share, "P3 cross-validation");
-            scored.push((config, mae, share));
+        let scored = timing_cv(&train_keys, &train_y, seed);
+        for (choice, predictions) in &scored {
+            let (mae, median_ae, share) = timing_scores(predictions, &train_y);
+            tracing::debug!(case, ?choice, mae, median_ae, share, "P3 cross-validation");
         }
-        let chosen = choose_timing(&scored);
+        let chosen = choose_timing(&scored, &train_y);
         let selection_seconds = selection.elapsed().as_secs_f64();
         let refit = Instant::now();
         let table = CellTable::fit(chosen, &train_keys, &train_y);
-        let fit_seconds = keys_seconds + refit.elapsed().as_secs_f64();
         let predictions: Vec<f64> = test.iter().map(|b| table.predict(&key(b)).clamp(1.0, 273.0)).collect();
+        let fit_seconds = keys_seconds + refit.elapsed().as_secs_f64();
         let targets: Vec<f64> = test.iter().map(|b| b.target).collect();
         let (mae, median_ae, share) = timing_scores(&predictions, &targets);
-        let method = format!(
-            "cell table: {} BG/NBD-median bins{}, hit weight {}",
-            chosen.bgnbd_bins,
-            if chosen.use_gap_rule { " × gap-rule bins" } else { "" },
-            chosen.hit_weight
-        );
+        let method = describe(chosen);
         for (metric, goal, value) in [
             ("mae_days", Goal::Lower, mae),
             ("median_ae_days", Goal::Lower, median_ae),
@@ -409,10 +423,43 @@ pub fn p3(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
     Ok(lines)
 }
 
-/// The chosen P3 configuration: the one with the lowest cross-validated MAE.
-fn choose_timing(scored: &[(CellConfig, f64, f64)]) -> CellConfig {
-    scored
-        .iter()
-        .min_by(|a, b| a.1.total_cmp(&b.1))
-        .map_or(CellConfig { bgnbd_bins: 1, use_gap_rule: false, hit_weight: 0.0 }, |s| s.0)
+/// The chosen P3 configuration. MAE comes first: the candidates whose per-buyer absolute errors exceed the
+/// lowest-MAE candidate's by at most one standard error of the paired mean difference are
+/// indistinguishable from it on MAE; among them the highest ±14-day hit share wins (ties: lower MAE).
+fn choose_timing(scored: &[(CellConfig, Vec<f64>)], targets: &[f64]) -> CellConfig {
+    let fallback = CellConfig { bgnbd_bins: 1, use_gap_rule: false, hit_weight: 0.0 };
+    let Some(best) =
+        scored.iter().min_by(|a, b| timing_scores(&a.1, targets).0.total_cmp(&timing_scores(&b.1, targets).0))
+    else {
+        return fallback;
+    };
+    let errors = |p: &[f64]| -> Vec<f64> { p.iter().zip(targets).map(|(p, y)| (p - y).abs()).collect() };
+    let best_errors = errors(&best.1);
+    let admissible = scored.iter().filter(|(_, p)| {
+        let diff: Vec<f64> = errors(p).iter().zip(&best_errors).map(|(a, b)| a - b).collect();
+        let (mean, se) = mean_se(&diff);
+        mean <= se
+    });
+    admissible
+        .map(|(c, p)| (c, timing_scores(p, targets)))
+        .max_by(|a, b| a.1.2.total_cmp(&b.1.2).then(b.1.0.total_cmp(&a.1.0)))
+        .map_or(fallback, |s| *s.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timing_choice_trades_noise_level_mae_for_hits() {
+        let targets = vec![100.0; 200];
+        let config = |hit_weight| CellConfig { bgnbd_bins: 1, use_gap_rule: false, hit_weight };
+        // Best MAE (20) without hits; MAE 20.5 with half hits; MAE 50 with three quarters hits.
+        let best: Vec<f64> = (0..200).map(|i| if i % 2 == 0 { 80.0 } else { 120.0 }).collect();
+        let close: Vec<f64> = (0..200).map(|i| if i % 2 == 0 { 100.0 } else { 141.0 }).collect();
+        let far: Vec<f64> = (0..200).map(|i| if i % 4 == 0 { 300.0 } else { 100.0 }).collect();
+        let scored = vec![(config(0.0), best), (config(1.0), close), (config(2.0), far)];
+        assert_eq!(choose_timing(&scored, &targets).hit_weight, 1.0);
+        assert_eq!(choose_timing(&scored[..1], &targets).hit_weight, 0.0);
+    }
 }

@@ -29,7 +29,8 @@ pub enum CellRule {
 }
 
 impl CellRule {
-    fn apply(self, k: &CellKey) -> f64 {
+    /// The rule's day for a buyer, clipped to the window.
+    pub fn apply(self, k: &CellKey) -> f64 {
         match self {
             Self::Constant(v) => v,
             Self::GapRule(shift) => (k.gap_rule_days + shift).clamp(1.0, 273.0),
