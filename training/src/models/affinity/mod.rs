@@ -47,7 +47,7 @@ pub use similarity::{ItemGraph, Neighbour};
 use crate::eval::ranking::ndcg_at_k;
 use als::{AlsConfig, fit_als, fold_in, regularized_gram};
 use buy_again::{RepurchaseStats, buy_again_score, repurchase_stats};
-use similarity::{Dense, cosine_neighbours, ease_columns, gram};
+use similarity::{Dense, EaseShape, cosine_neighbours, ease_columns, gram, weighted_gram};
 
 /// What can go wrong fitting the affinity model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -123,6 +123,19 @@ pub struct AffinityParams {
     /// EASE ridge growing with the item's popularity: item i's penalty is λ + this × G[i][i] (default 0, plain
     /// EASE; p / (1 − p) is the dropout-denoising form with dropout p, which damps popular items' weights).
     pub ease_item_penalty: f64,
+    /// EASE Gram user weighting: each user's pairs count |u|^(−2·power), |u| the user's distinct items (default
+    /// 0, the plain Gram). λ and the ridge's popularity term are read on the weighted Gram's scale (λ is
+    /// multiplied by the ratio of the weighted to the plain Gram's mean diagonal), so the λ grid keeps its meaning.
+    #[serde(default)]
+    pub ease_user_weight_power: f64,
+    /// EASE popularity rescaling: target item j's weights are multiplied by (buyers_j + 1)^power (default 0;
+    /// below 0 damps popular targets).
+    #[serde(default)]
+    pub ease_popularity_power: f64,
+    /// Half-life in days of a history item's vote in the collaborative score, by the days since its last purchase
+    /// at the as-of day; 0 = every item votes fully (default).
+    #[serde(default)]
+    pub history_half_life_days: f64,
     /// EASE weights kept per target item (default 200; the catalogue size keeps all).
     pub ease_keep: usize,
     /// Largest catalogue for the dense item × item matrices (default 5,000: 200 MB for the Gram).
@@ -165,8 +178,18 @@ pub struct AffinityParams {
     pub popularity_counts_events: bool,
     /// Half-life in days of a purchase's weight in popularity, from the data's last day; 0 = no decay (default).
     pub popularity_half_life_days: f64,
+    /// Cost-aware validation: when no item-kNN size improves on buy-again and popularity at any blend weight (its
+    /// best blend's NDCG is no higher than the blend without a collaborative model), the costlier collaborative
+    /// candidates (EASE, ALS) are not fitted (default true). kNN is the cheapest of them and reads the same co-purchase signal; on retail data where buy-again
+    /// dominates this skips the items × items inverse and the ALS sweeps.
+    #[serde(default = "yes")]
+    pub validation_skip_dominated: bool,
     /// Seed of every random draw (default 42).
     pub seed: u64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for AffinityParams {
@@ -177,6 +200,9 @@ impl Default for AffinityParams {
             shrinkage: 10.0,
             ease_lambda_grid: vec![100.0, 500.0, 2000.0],
             ease_item_penalty: 0.0,
+            ease_user_weight_power: 0.0,
+            ease_popularity_power: 0.0,
+            history_half_life_days: 0.0,
             ease_keep: 200,
             max_dense_items: 5_000,
             als_factors: 32,
@@ -196,6 +222,7 @@ impl Default for AffinityParams {
             candidate_pool: 200,
             popularity_counts_events: false,
             popularity_half_life_days: 0.0,
+            validation_skip_dominated: true,
             seed: 42,
         }
     }
@@ -214,6 +241,17 @@ impl AffinityParams {
         check(
             self.ease_item_penalty.is_finite() && self.ease_item_penalty >= 0.0,
             "ease_item_penalty",
+            "must be finite and >= 0",
+        )?;
+        check(
+            self.ease_user_weight_power.is_finite() && self.ease_user_weight_power >= 0.0,
+            "ease_user_weight_power",
+            "must be finite and >= 0",
+        )?;
+        check(self.ease_popularity_power.is_finite(), "ease_popularity_power", "must be finite")?;
+        check(
+            self.history_half_life_days.is_finite() && self.history_half_life_days >= 0.0,
+            "history_half_life_days",
             "must be finite and >= 0",
         )?;
         check(self.ease_keep >= 1, "ease_keep", "must be at least 1")?;
@@ -338,9 +376,15 @@ pub struct AffinityModel {
     pub due_width: f64,
     /// Candidates per source scored per user.
     pub candidate_pool: usize,
+    /// Half-life in days of a history item's collaborative vote (0 = none; see [`AffinityParams`]).
+    #[serde(default)]
+    pub history_half_life_days: f64,
     /// Validation table (one row per model tried; empty when not validated).
     pub validation: Vec<ValidationRow>,
 }
+
+/// One customer's recommendations: (item, blended score, main reason), best first.
+pub type Recommendations = Vec<(u32, f32, RecReason)>;
 
 /// Parts that do not depend on the collaborative model.
 struct Shared {
@@ -506,9 +550,21 @@ fn fit_scorer(
         CfModel::Knn { k } => {
             Scorer::Graph(ItemGraph::from_rows(cosine_neighbours(g, k, params.shrinkage)).transpose())
         }
-        CfModel::Ease { lambda } => Scorer::Graph(
-            ItemGraph::from_rows(ease_columns(g, lambda, params.ease_item_penalty, params.ease_keep)?).transpose(),
-        ),
+        CfModel::Ease { lambda } => {
+            let shape =
+                EaseShape { item_penalty: params.ease_item_penalty, popularity_power: params.ease_popularity_power };
+            let buyers: Vec<f64> = (0..g.n).map(|i| g.at(i, i)).collect();
+            let columns = if params.ease_user_weight_power > 0.0 {
+                let w = weighted_gram(&train.distinct_rows(), train.n_items, params.ease_user_weight_power);
+                let mean_diag = |m: &Dense| (0..m.n).map(|i| m.at(i, i)).sum::<f64>() / m.n.max(1) as f64;
+                let plain = mean_diag(g);
+                let ratio = if plain > 0.0 { mean_diag(&w) / plain } else { 1.0 };
+                ease_columns(&w, lambda * ratio, shape, &buyers, params.ease_keep)?
+            } else {
+                ease_columns(g, lambda, shape, &buyers, params.ease_keep)?
+            };
+            Scorer::Graph(ItemGraph::from_rows(columns).transpose())
+        }
         CfModel::Als => {
             let cfg = als_config(params);
             let fitted = fit_als(&count_rows(train), train.n_items, &cfg);
@@ -538,6 +594,7 @@ struct UserScorer<'a> {
     cycle_days: &'a [f32],
     due_width: f64,
     pool: usize,
+    history_half_life: f64,
 }
 
 enum ScorerRef<'a> {
@@ -590,13 +647,18 @@ impl UserScorer<'_> {
             ScorerRef::None => {}
             ScorerRef::Graph(g) => {
                 for h in &history {
+                    let vote = if self.history_half_life > 0.0 {
+                        0.5f32.powf((as_of.saturating_sub(h.last_day).max(0) as f64 / self.history_half_life) as f32)
+                    } else {
+                        1.0
+                    };
                     for e in g.row(h.item) {
                         let i = e.item as usize;
                         if state[i] & TOUCHED == 0 {
                             state[i] |= TOUCHED;
                             touched.push(e.item);
                         }
-                        cf[i] += e.score;
+                        cf[i] += e.score * vote;
                     }
                 }
             }
@@ -786,6 +848,47 @@ pub fn select_blend_folds(
     segments: &[u16],
     params: &AffinityParams,
 ) -> Result<(BlendChoice, Vec<ValidationRow>), AffinityError> {
+    select_blend_folds_cached(folds, segments, params, &mut ScorerCache::default())
+}
+
+/// Fitted validation scorers kept between calls of [`select_blend_folds_cached`] on the same folds, so param
+/// variants that differ only in how candidates are scored (popularity, history half-life, blend) do not refit
+/// the collaborative model. Holds the most recent fits, a few per fold; one cache belongs to one list of folds.
+#[derive(Default)]
+pub struct ScorerCache {
+    entries: Vec<(String, Scorer)>,
+}
+
+impl ScorerCache {
+    /// Fits kept at most per fold (the oldest is dropped first).
+    const PER_FOLD: usize = 2;
+
+    /// What a fitted scorer depends on besides the fold's data.
+    fn key(fold: usize, model: CfModel, p: &AffinityParams) -> String {
+        format!(
+            "{fold}/{model:?}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}",
+            p.shrinkage,
+            p.ease_item_penalty,
+            p.ease_user_weight_power,
+            p.ease_popularity_power,
+            p.ease_keep,
+            p.als_factors,
+            p.als_regularization,
+            p.als_alpha,
+            p.als_iterations,
+            p.als_cg_steps,
+            p.seed
+        )
+    }
+}
+
+/// [`select_blend_folds`] reusing (and filling) `cache` for the collaborative fits.
+pub fn select_blend_folds_cached(
+    folds: &[ValidationFold<'_>],
+    segments: &[u16],
+    params: &AffinityParams,
+    cache: &mut ScorerCache,
+) -> Result<(BlendChoice, Vec<ValidationRow>), AffinityError> {
     let Some(first) = folds.first() else { return Ok((BlendChoice::fallback(), Vec::new())) };
     let mut prepared = Vec::with_capacity(folds.len());
     for fold in folds {
@@ -806,21 +909,40 @@ pub fn select_blend_folds(
     }
     let mut rows = Vec::new();
     let mut best: Option<(f64, BlendChoice)> = None;
-    for model in model_grid(params, first.train.n_items) {
+    let models = model_grid(params, first.train.n_items);
+    let last_knn = models.iter().rposition(|m| matches!(m, CfModel::Knn { .. }));
+    for (m, model) in models.into_iter().enumerate() {
+        // Cost-aware stop: past the kNN sizes, skip the costlier models when no kNN row beat the plain blend (the
+        // first row, `CfModel::None`).
+        let plain_ndcg = rows.first().map_or(f64::INFINITY, |r: &ValidationRow| r.ndcg);
+        if params.validation_skip_dominated
+            && last_knn.is_some_and(|l| m > l)
+            && rows.iter().all(|r| r.ndcg <= plain_ndcg)
+        {
+            tracing::debug!(?model, "affinity validation: skipped (item-kNN adds nothing to buy-again and popularity)");
+            continue;
+        }
         let grid = weight_grid(model, params.blend_step);
         let mut means = vec![0.0f64; grid.len()];
         let mut fit_seconds = 0.0;
-        for (fold, shared, g, users, histories, truths) in &prepared {
+        for (f, (fold, shared, g, users, histories, truths)) in prepared.iter().enumerate() {
             let started = Instant::now();
-            let scorer = fit_scorer(model, fold.train, g, params)?;
+            let key = ScorerCache::key(f, model, params);
+            let at = match cache.entries.iter().position(|e| e.0 == key) {
+                Some(at) => Some(at),
+                None if model == CfModel::None => None,
+                None => {
+                    let scorer = fit_scorer(model, fold.train, g, params)?;
+                    if cache.entries.len() >= ScorerCache::PER_FOLD * folds.len() {
+                        cache.entries.remove(0);
+                    }
+                    cache.entries.push((key, scorer));
+                    Some(cache.entries.len() - 1)
+                }
+            };
+            let scorer = at.map_or(&Scorer::None, |at| &cache.entries[at].1);
             fit_seconds += started.elapsed().as_secs_f64();
-            let view = user_scorer(
-                shared,
-                ScorerRef::of(&scorer),
-                fold.train.n_items,
-                params.due_width,
-                params.candidate_pool,
-            );
+            let view = user_scorer(shared, ScorerRef::of(scorer), fold.train.n_items, params);
             let sums = (0..users.len())
                 .into_par_iter()
                 .map(|idx| {
@@ -860,8 +982,7 @@ fn user_scorer<'a>(
     shared: &'a Shared,
     scorer: ScorerRef<'a>,
     n_items: usize,
-    due_width: f64,
-    pool: usize,
+    params: &AffinityParams,
 ) -> UserScorer<'a> {
     UserScorer {
         n_items,
@@ -871,8 +992,9 @@ fn user_scorer<'a>(
         popularity_order: &shared.popularity_order,
         repurchasable: &shared.repurchase.repurchasable,
         cycle_days: &shared.repurchase.cycle_days,
-        due_width,
-        pool,
+        due_width: params.due_width,
+        pool: params.candidate_pool,
+        history_half_life: params.history_half_life_days,
     }
 }
 
@@ -997,6 +1119,7 @@ pub fn fit_with_choice(
         cycle_days: shared.repurchase.cycle_days,
         due_width: params.due_width,
         candidate_pool: params.candidate_pool,
+        history_half_life_days: params.history_half_life_days,
         validation: Vec::new(),
     })
 }
@@ -1023,6 +1146,7 @@ impl AffinityModel {
             cycle_days: &self.cycle_days,
             due_width: self.due_width,
             pool: self.candidate_pool,
+            history_half_life: self.history_half_life_days,
         }
     }
 
@@ -1042,18 +1166,36 @@ impl AffinityModel {
     }
 
     /// [`AffinityModel::recommend`] for every user of `data` in parallel (`segments` one per user, or empty).
+    /// Users without history get their segment's list, ranked once per segment.
     pub fn recommend_all(
         &self,
         data: &Interactions,
         segments: &[u16],
         as_of_day: i32,
         k: usize,
-    ) -> Vec<Vec<(u32, f32, RecReason)>> {
+    ) -> Vec<Recommendations> {
         let view = self.view();
+        let segment_of = |u: usize| segments.get(u).copied().filter(|&s| s != u16::MAX);
+        let mut cold: Vec<Option<u16>> =
+            (0..data.n_users).filter(|&u| data.user_items(u).is_empty()).map(segment_of).collect();
+        cold.sort_unstable();
+        cold.dedup();
+        let cold_lists: Vec<(Option<u16>, Recommendations)> = cold
+            .into_iter()
+            .map(|segment| {
+                let (cands, in_segment) = view.candidates(&[], segment, as_of_day);
+                (segment, rank(&cands, &self.choice, k, in_segment))
+            })
+            .collect();
         (0..data.n_users)
             .into_par_iter()
             .map(|u| {
-                let segment = segments.get(u).copied().filter(|&s| s != u16::MAX);
+                let segment = segment_of(u);
+                if data.user_items(u).is_empty() {
+                    if let Ok(at) = cold_lists.binary_search_by(|c| c.0.cmp(&segment)) {
+                        return cold_lists[at].1.clone();
+                    }
+                }
                 let (cands, in_segment) = view.candidates(&data.user_history(u), segment, as_of_day);
                 rank(&cands, &self.choice, k, in_segment)
             })

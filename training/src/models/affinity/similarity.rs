@@ -117,6 +117,34 @@ pub(crate) fn gram(rows: &[Vec<u32>], n_items: usize) -> Dense {
     Dense { n: n_items, data }
 }
 
+/// The user-weighted co-occurrence Gram G_w = Xᵀ W² X with W = diag(|u|^(−power)): a user with many items
+/// counts less per pair (power 0: the plain [`gram`]). Used by EASE's normalised-Gram variant.
+pub(crate) fn weighted_gram(rows: &[Vec<u32>], n_items: usize, power: f64) -> Dense {
+    if power == 0.0 {
+        return gram(rows, n_items);
+    }
+    let weight: Vec<f64> = rows.iter().map(|r| (r.len().max(1) as f64).powf(-2.0 * power)).collect();
+    let mut cols: Vec<Vec<u32>> = vec![Vec::new(); n_items];
+    for (u, r) in rows.iter().enumerate() {
+        for &i in r {
+            cols[i as usize].push(u as u32);
+        }
+    }
+    let mut data = vec![0.0f64; n_items * n_items];
+    let fill = |(i, row): (usize, &mut [f64])| {
+        for &u in &cols[i] {
+            let w = weight[u as usize];
+            for &j in &rows[u as usize] {
+                row[j as usize] += w;
+            }
+        }
+    };
+    if n_items > 0 {
+        data.par_chunks_mut(n_items).enumerate().for_each(fill);
+    }
+    Dense { n: n_items, data }
+}
+
 /// Below this many elementary steps a Gram or similarity pass runs in the calling thread.
 const SERIAL_WORK: usize = 1 << 21;
 
@@ -224,29 +252,48 @@ fn invert_spd_unblocked(m: &mut Dense) -> Result<(), AffinityError> {
     Ok(())
 }
 
+/// How EASE is fitted besides its λ: the ridge's popularity term, the user weighting of the Gram and the
+/// popularity rescaling of the weights (all 0: plain EASE^R).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct EaseShape {
+    /// κ: item i's ridge is λ + κ·G[i][i].
+    pub item_penalty: f64,
+    /// β: target item j's weights are multiplied by (n_j + 1)^β, n_j its buyers (β < 0 damps popular targets).
+    pub popularity_power: f64,
+}
+
 /// EASE^R item weights from the Gram: B[i][j] = −P[i][j] / P[j][j] (i ≠ j), P = (G + Λ)⁻¹ with
-/// Λ = diag(λ + item_penalty · G[i][i]) (item_penalty 0: plain EASE). Returns for each
-/// target item j its `k` largest weights B[·][j] (as source → weight), best first.
+/// Λ = diag(λ + κ · G[i][i]), each target column then scaled by (buyers_j + 1)^β (see [`EaseShape`]). `buyers`
+/// is the item's number of distinct users (the plain Gram's diagonal; empty = G's own diagonal). Returns for
+/// each target item j its `k` largest weights B[·][j] (as source → weight), best first.
 pub(crate) fn ease_columns(
     g: &Dense,
     lambda: f64,
-    item_penalty: f64,
+    shape: EaseShape,
+    buyers: &[f64],
     k: usize,
 ) -> Result<Vec<Vec<Neighbour>>, AffinityError> {
     let n = g.n;
     let mut p = g.clone();
     for i in 0..n {
-        p.data[i * n + i] += lambda + item_penalty * g.at(i, i);
+        p.data[i * n + i] += lambda + shape.item_penalty * g.at(i, i);
     }
     invert_spd(&mut p)?;
+    let scale = |j: usize| {
+        if shape.popularity_power == 0.0 {
+            1.0
+        } else {
+            (buyers.get(j).copied().unwrap_or_else(|| g.at(j, j)) + 1.0).powf(shape.popularity_power)
+        }
+    };
     // P is symmetric, so column j of P is row j.
     Ok((0..n)
         .into_par_iter()
         .map(|j| {
-            let pjj = p.at(j, j);
+            let factor = scale(j) / p.at(j, j);
             let column: Vec<Neighbour> = (0..n)
                 .filter(|&i| i != j)
-                .map(|i| Neighbour { item: i as u32, score: (-p.at(j, i) / pjj) as f32 })
+                .map(|i| Neighbour { item: i as u32, score: (-p.at(j, i) * factor) as f32 })
                 .collect();
             keep_top(column, k)
         })
@@ -336,9 +383,33 @@ mod tests {
     fn ease_of_two_items_matches_the_closed_form() {
         // G = [[a, b], [b, d]]; B[0][1] = -P01/P11 = b/(a+λ) for 2×2.
         let g = Dense { n: 2, data: vec![3.0, 2.0, 2.0, 4.0] };
-        let cols = ease_columns(&g, 1.0, 0.0, 10).unwrap();
+        let cols = ease_columns(&g, 1.0, EaseShape::default(), &[], 10).unwrap();
         assert!((cols[1][0].score - 2.0 / 4.0).abs() < 1e-6);
         assert!((cols[0][0].score - 2.0 / 5.0).abs() < 1e-6);
+        // β = −1 divides target j's weights by its buyers + 1 (buyers 3 and 4 here).
+        let shape = EaseShape { popularity_power: -1.0, ..EaseShape::default() };
+        let damped = ease_columns(&g, 1.0, shape, &[3.0, 4.0], 10).unwrap();
+        assert!((damped[1][0].score - 2.0 / 4.0 / 5.0).abs() < 1e-6);
+        assert!((damped[0][0].score - 2.0 / 5.0 / 4.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn weighted_gram_divides_each_user_by_a_power_of_their_items() {
+        // Users with 2, 3 and 1 items; power 0.5 weighs each user's pairs by 1 / items.
+        let g = weighted_gram(&three_users(), 3, 0.5);
+        let expect = [
+            1.0 / 2.0 + 1.0 / 3.0,
+            1.0 / 2.0 + 1.0 / 3.0,
+            1.0 / 3.0,
+            1.0 / 2.0 + 1.0 / 3.0,
+            1.0 / 2.0 + 1.0 / 3.0 + 1.0,
+            1.0 / 3.0,
+            1.0 / 3.0,
+            1.0 / 3.0,
+            1.0 / 3.0,
+        ];
+        g.data.iter().zip(expect).for_each(|(a, b)| assert!((a - b).abs() < 1e-12, "{a} vs {b}"));
+        assert_eq!(weighted_gram(&three_users(), 3, 0.0), gram(&three_users(), 3));
     }
 
     #[test]

@@ -82,7 +82,12 @@ fn similar_items_are_the_co_bought_ones() {
 #[test]
 fn fit_affinity_validates_and_records_every_model_tried() {
     let train = Interactions::from_events(20, 6, &shop()).unwrap();
-    let params = AffinityParams { validation_days: 14, als_factors: 4, ..AffinityParams::default() };
+    let params = AffinityParams {
+        validation_days: 14,
+        als_factors: 4,
+        validation_skip_dominated: false,
+        ..AffinityParams::default()
+    };
     let model = fit_affinity(&train, &[], 56, &params).unwrap();
     assert_eq!(model.validation.len(), model_grid(&params, 6).len());
     let best = model.validation.iter().map(|r| r.ndcg).fold(f64::NEG_INFINITY, f64::max);
@@ -447,9 +452,82 @@ fn popularity_can_count_rows_and_favour_recent_purchases() {
 fn ease_item_penalty_raises_the_ridge_of_popular_items() {
     // G = [[3, 2], [2, 4]], λ = 1, κ = 0.5: Λ = diag(1 + 1.5, 1 + 2); for two items B[0][1] = G01 / (G00 + Λ00).
     let g = similarity::Dense { n: 2, data: vec![3.0, 2.0, 2.0, 4.0] };
-    let cols = similarity::ease_columns(&g, 1.0, 0.5, 10).unwrap();
+    let shape = similarity::EaseShape { item_penalty: 0.5, ..Default::default() };
+    let cols = similarity::ease_columns(&g, 1.0, shape, &[], 10).unwrap();
     assert!((cols[1][0].score - 2.0 / 5.5).abs() < 1e-6);
     assert!((cols[0][0].score - 2.0 / 7.0).abs() < 1e-6);
     let bad = AffinityParams { ease_item_penalty: -1.0, ..AffinityParams::default() };
     assert!(matches!(bad.validate(), Err(AffinityError::InvalidParam { name: "ease_item_penalty", .. })));
+}
+
+#[test]
+fn validation_skips_costlier_models_when_knn_adds_nothing_and_keeps_the_choice() {
+    // In the shop, buy-again decides: no kNN blend beats it, so EASE and ALS are not fitted.
+    let train = Interactions::from_events(20, 6, &shop()).unwrap();
+    let full = AffinityParams {
+        validation_days: 14,
+        als_factors: 4,
+        validation_skip_dominated: false,
+        ..AffinityParams::default()
+    };
+    let all = fit_affinity(&train, &[], 56, &full).unwrap();
+    let knn_rows = 1 + full.knn_k_grid.len();
+    assert!(all.validation[..knn_rows].iter().all(|r| r.ndcg <= all.validation[0].ndcg), "{:?}", all.validation);
+    let skipping = AffinityParams { validation_skip_dominated: true, ..full };
+    let fast = fit_affinity(&train, &[], 56, &skipping).unwrap();
+    assert_eq!(fast.validation.len(), knn_rows);
+    assert_eq!(fast.choice, all.choice);
+    let figures = |rows: &[ValidationRow]| rows.iter().map(|r| (r.choice, r.ndcg, r.ndcg_alone)).collect::<Vec<_>>();
+    assert_eq!(figures(&fast.validation), figures(&all.validation[..knn_rows]));
+}
+
+#[test]
+fn recommend_all_matches_recommend_for_users_with_and_without_history() {
+    let mut events = shop();
+    events.retain(|e| e.0 % 5 != 0); // users 0, 5, 10, 15 have no history
+    let train = Interactions::from_events(20, 6, &events).unwrap();
+    let segments: Vec<u16> = (0..20).map(|u| if u % 3 == 0 { u16::MAX } else { (u % 3) as u16 }).collect();
+    let model = fit_with_choice(&train, &segments, &AffinityParams::default(), BlendChoice::fallback()).unwrap();
+    let all = model.recommend_all(&train, &segments, 60, 4);
+    for (u, recs) in all.iter().enumerate() {
+        let history: Vec<(u32, i32, f32)> = train.user_events(u).collect();
+        let segment = Some(segments[u]).filter(|&s| s != u16::MAX);
+        assert_eq!(recs, &model.recommend(&history, segment, 60, 4), "user {u}");
+    }
+}
+
+#[test]
+fn history_half_life_lets_recent_items_vote_more() {
+    // Item 0 goes with 2, item 1 with 3. A customer bought 1 long ago and 0 recently.
+    let mut events = Vec::new();
+    for u in 0..10u32 {
+        events.extend([(u, 0, 1, 1.0), (u, 2, 1, 1.0)]);
+        events.extend([(u + 10, 1, 1, 1.0), (u + 10, 3, 1, 1.0)]);
+    }
+    events.push((20, 2, 1, 1.0));
+    let train = Interactions::from_events(21, 4, &events).unwrap();
+    let choice = BlendChoice { model: CfModel::Knn { k: 10 }, w_cf: 1.0, w_buy_again: 0.0, w_popularity: 0.0 };
+    let history = [(1, 10, 1.0), (0, 99, 1.0)];
+    let plain = fit_with_choice(&train, &[], &AffinityParams::default(), choice).unwrap();
+    // Without decay item 3 wins: its cosine with item 1 (10 / (10 + 10)) beats 2's with item 0 (10 / (√110 + 10)).
+    assert_eq!(plain.recommend(&history, None, 100, 1)[0].0, 3);
+    let params = AffinityParams { history_half_life_days: 30.0, ..AffinityParams::default() };
+    let recent = fit_with_choice(&train, &[], &params, choice).unwrap();
+    assert_eq!(recent.recommend(&history, None, 100, 1)[0].0, 2);
+}
+
+#[test]
+fn user_weighted_ease_and_popularity_power_are_validated_and_fitted() {
+    let bad = AffinityParams { ease_user_weight_power: -0.5, ..AffinityParams::default() };
+    assert!(matches!(bad.validate(), Err(AffinityError::InvalidParam { name: "ease_user_weight_power", .. })));
+    let bad = AffinityParams { history_half_life_days: f64::NAN, ..AffinityParams::default() };
+    assert!(matches!(bad.validate(), Err(AffinityError::InvalidParam { name: "history_half_life_days", .. })));
+    let train = Interactions::from_events(20, 6, &shop()).unwrap();
+    let params =
+        AffinityParams { ease_user_weight_power: 0.25, ease_popularity_power: -0.1, ..AffinityParams::default() };
+    let choice = BlendChoice { model: CfModel::Ease { lambda: 5.0 }, w_cf: 1.0, w_buy_again: 0.0, w_popularity: 0.0 };
+    let model = fit_with_choice(&train, &[], &params, choice).unwrap();
+    // Items 3, 4, 5 are bought together: a customer with 3 and 4 is recommended 5 first.
+    let recs = model.recommend(&[(3, 20, 1.0), (4, 20, 1.0)], None, 21, 1);
+    assert_eq!(recs[0].0, 5);
 }
