@@ -221,3 +221,48 @@ fn profiles_carry_behaviour_and_dictionary_tags() {
     let unmapped = std::fs::read_to_string(out.join("unmapped_tags.csv")).unwrap();
     assert!(unmapped.lines().count() > 1, "spellings missing from the glossary are listed");
 }
+
+#[test]
+fn point_in_time_profiles_know_only_records_and_tags_seen_before_their_date() {
+    let run = run(1_000, 5);
+    let reference = run.unified.config.project.reference_date;
+    let early = reference - chrono::Duration::days(180);
+    let (now, then) = (run.unified.profiles(reference), run.unified.profiles(early));
+    let number =
+        |p: &tagcenter_training::unify::profile::ProfileTable, name: &str| match &p.column(name).unwrap().values {
+            Values::Number(v) => v.clone(),
+            _ => panic!("{name} is not a number column"),
+        };
+    let (records_now, records_then) = (number(&now, "records"), number(&then, "records"));
+    assert!(records_now.iter().zip(&records_then).all(|(n, t)| t <= n), "records only appear over time");
+    let fewer = records_now.iter().zip(&records_then).filter(|(n, t)| t < n).count();
+    assert!(fewer > 0, "some records (web accounts, cards) are first seen in the last 180 days");
+    // A customer whose records were all first seen after the early date is unknown then: no records, no
+    // islands, no anonymous flag.
+    let Values::Category { codes, .. } = &then.column("sources").unwrap().values else { panic!("sources") };
+    let Values::Flag(anonymous) = &then.column("anonymous_only").unwrap().values else { panic!("anonymous_only") };
+    for c in 0..records_then.len() {
+        assert_eq!(records_then[c] == 0.0, codes[c].is_none(), "customer {c}");
+        assert_eq!(records_then[c] == 0.0, anonymous[c].is_none(), "customer {c}");
+    }
+    // A tag stated with a date counts only in profiles after it: state "vip" for a customer who has no vip
+    // tag, 30 days before the reference date.
+    let mut run = run;
+    let vip = run.unified.dictionary.find("vip").expect("the demo dictionary has vip");
+    let Values::Flag(vip_now) = &now.column("vip").unwrap().values else { panic!("vip") };
+    let customer = vip_now.iter().position(Option::is_none).expect("someone without a vip tag") as u32;
+    let record = run.unified.identity.records_of(customer)[0];
+    let stated = (reference - chrono::Duration::days(30)).and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp();
+    run.unified.store.facts.push(tagcenter_training::sources::batch::TagFact {
+        record,
+        tag: vip,
+        value: tagcenter_training::unify::dictionary::TagValue::Flag(true),
+        ts: Some(stated),
+    });
+    let vip_of = |p: &tagcenter_training::unify::profile::ProfileTable| match &p.column("vip").unwrap().values {
+        Values::Flag(v) => v[customer as usize],
+        _ => panic!("vip"),
+    };
+    assert_eq!(vip_of(&run.unified.profiles(reference)), Some(true));
+    assert_eq!(vip_of(&run.unified.profiles(early)), None, "stated after the early date");
+}

@@ -14,7 +14,7 @@ use tagcenter_training::sources::config::SourceConfig;
 use tagcenter_training::train::assemble::assemble;
 use tagcenter_training::train::export::{ExportOptions, write_exports};
 use tagcenter_training::train::report::write_report;
-use tagcenter_training::train::{TrainParams, train};
+use tagcenter_training::train::{StageTiming, TrainParams, train};
 use tagcenter_training::unify::{Progress, Unified, unify};
 
 #[derive(Parser)]
@@ -315,15 +315,26 @@ fn run_train(unified: &Unified, out: &Path, models: &Path, horizon: u32, seed: u
     let mut params = TrainParams { horizon_days: horizon, ..TrainParams::default() };
     params.churn.seed = seed;
     params.affinity.seed = seed;
-    let outcome = train(unified, &params, &|stage| eprintln!("· {stage}"))?;
+    let mut outcome = train(unified, &params, &|stage| eprintln!("· {stage}"))?;
+    let mut clock = Instant::now();
+    let mut lap = |stage: &str, timings: &mut Vec<StageTiming>| {
+        let peak_rss_mib = tagcenter_training::memory::peak_rss_mib().unwrap_or(f64::NAN);
+        timings.push(StageTiming { stage: stage.to_owned(), seconds: clock.elapsed().as_secs_f64(), peak_rss_mib });
+        clock = Instant::now();
+    };
     let bundle = assemble(unified, &outcome, &params, seed);
+    lap("assemble_bundle", &mut outcome.timings);
     let path = models.join(format!("{}.tcb", bundle.header.model_version));
+    let latest = models.join("latest.tcb");
     bundle.write(&path)?;
-    std::fs::copy(&path, models.join("latest.tcb"))
-        .with_context(|| format!("copying {} to latest.tcb", path.display()))?;
+    lap("write_bundle", &mut outcome.timings);
+    std::fs::copy(&path, &latest).with_context(|| format!("copying {} to {}", path.display(), latest.display()))?;
+    lap("copy_latest", &mut outcome.timings);
     write_report(&outcome.backtest, &format!("{} — backtest", unified.config.project.name), &out.join("report"))?;
+    lap("report", &mut outcome.timings);
     let options = ExportOptions { horizon_days: horizon, ..export.options() };
     write_exports(unified, &outcome.models, &options, &out.join("exports"))?;
+    lap("exports", &mut outcome.timings);
     let b = &outcome.backtest;
     println!("backtest: features as of {}, outcomes in [{}, {})", b.cutoff, b.cutoff, b.end);
     println!("{:<34} {:>10} {:>10}", "metric", "model", "baseline");

@@ -152,7 +152,9 @@ impl FeatureSchema {
                     let p99_rank = ((present.len() - 1) as f64 * 0.99) as usize;
                     let p99 = *present.select_nth_unstable_by(p99_rank, f64::total_cmp).1;
                     let med = median(&mut present);
-                    let log1p = min >= 0.0 && p99 > 10.0 * med.max(1.0);
+                    // Counts, day spans and money (non-negative, beyond the unit interval of shares and
+                    // rates) enter as ln(1 + x): their effect on the log-odds flattens out.
+                    let log1p = min >= 0.0 && p99 > 1.0;
                     let distinct = min != max;
                     if distinct {
                         columns.push(FeatureColumn {
@@ -302,8 +304,10 @@ mod tests {
         );
         let m = schema.transform(&p, &[2, 0], &[vec![0.5, 0.9]]);
         assert_eq!(m.n_rows, 2);
-        assert_eq!(m.row(0), &[10.0, 1.0, 0.0, 0.0, 0.0, 0.5]);
-        assert_eq!(m.row(1), &[1.0, 0.0, 1.0, 1.0, 0.0, 0.9]);
+        // Recency is a non-negative day count beyond the unit interval: it enters as ln(1 + days), the
+        // missing value filled with the training median (10 days).
+        assert_eq!(m.row(0), &[11f64.ln(), 1.0, 0.0, 0.0, 0.0, 0.5]);
+        assert_eq!(m.row(1), &[2f64.ln(), 0.0, 1.0, 1.0, 0.0, 0.9]);
         assert_eq!(m.to_ndarray().shape(), &[2, 6]);
     }
 

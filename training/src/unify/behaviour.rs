@@ -80,6 +80,10 @@ struct BehaviourSlots {
     cycle_median: usize,
     cycle_spread: usize,
     overdue: usize,
+    last_gap: usize,
+    mean_gap: usize,
+    days_30: usize,
+    days_180: usize,
     orders_90: usize,
     spend_90: usize,
     items: usize,
@@ -172,6 +176,12 @@ impl Scratch {
             row[slots.cycle_spread] = iqr;
             row[slots.overdue] = f64::from(as_of_day - last) / median.max(1.0);
         }
+        if days.len() > 1 {
+            row[slots.last_gap] = f64::from(last - days[days.len() - 2]);
+            row[slots.mean_gap] = f64::from(last - first) / (days.len() - 1) as f64;
+        }
+        row[slots.days_30] = days.iter().filter(|&&d| as_of_day - d <= 30).count() as f64;
+        row[slots.days_180] = days.iter().filter(|&&d| as_of_day - d <= 180).count() as f64;
         row[slots.orders_90] = orders.iter().filter(|o| as_of_day - o.3 <= 90).count() as f64;
         row[slots.spend_90] = spend_recent;
         row[slots.items] = self.item_ids.len() as f64;
@@ -211,6 +221,16 @@ pub fn behaviour_columns(
     let cycle_spread =
         b.add("cycle_spread_days", TagType::Number, "Interquartile range of the gaps between purchase days");
     let overdue = b.add("overdue_ratio", TagType::Number, "Days since the latest purchase divided by the median gap");
+    let last_gap = b.add("last_gap_days", TagType::Number, "Gap between the last two purchase days");
+    let mean_gap = b.add(
+        "mean_gap_days",
+        TagType::Number,
+        "Mean gap between purchase days (first to last purchase over the gaps between them)",
+    );
+    let days_30 =
+        b.add("purchase_days_30d", TagType::Number, "Distinct purchase days in the 30 days before the as-of date");
+    let days_180 =
+        b.add("purchase_days_180d", TagType::Number, "Distinct purchase days in the 180 days before the as-of date");
     let orders_90 = b.add("orders_90d", TagType::Number, "Orders in the 90 days before the as-of date");
     let spend_90 = b.add("spend_90d", TagType::Number, "Gross spend in the 90 days before the as-of date");
     let items = b.add("distinct_items", TagType::Number, "Distinct items bought");
@@ -271,6 +291,10 @@ pub fn behaviour_columns(
         cycle_median,
         cycle_spread,
         overdue,
+        last_gap,
+        mean_gap,
+        days_30,
+        days_180,
         orders_90,
         spend_90,
         items,

@@ -8,6 +8,7 @@ pub mod behaviour;
 pub mod dictionary;
 pub mod fuzzy;
 pub mod identity;
+pub mod identity_tags;
 pub mod output;
 pub mod profile;
 pub mod store;
@@ -20,7 +21,6 @@ use std::time::Instant;
 use chrono::{FixedOffset, NaiveDate};
 use rayon::prelude::*;
 use serde::Serialize;
-use tagcenter::domain::TagType;
 
 use crate::sources::batch::SourceBatch;
 use crate::sources::catalog::Catalog;
@@ -30,7 +30,7 @@ use crate::sources::quality::SourceQuality;
 use dictionary::{DictionaryError, TagDictionary};
 use identity::{Identity, IdentityInput, IdentityParams};
 use output::OutputError;
-use profile::{Origin, ProfileColumn, ProfileTable, Values};
+use profile::ProfileTable;
 use store::Store;
 
 /// Why unify stopped.
@@ -218,39 +218,10 @@ impl Unified {
     /// The profile table as of `as_of`: identity columns, behavioural tags and dictionary tags.
     pub fn profiles(&self, as_of: NaiveDate) -> ProfileTable {
         let identity = &self.identity;
-        let n = identity.customers();
-        let mut columns = Vec::new();
-        let mut n_records = vec![f64::NAN; n];
-        let mut sources_text = vec![None; n];
-        for c in 0..n as u32 {
-            let records = identity.records_of(c);
-            n_records[c as usize] = records.len() as f64;
-            let mut names: Vec<&str> = records.iter().map(|&r| self.store.source_of(r)).collect();
-            names.sort_unstable();
-            names.dedup();
-            sources_text[c as usize] = Some(names.join(","));
-        }
-        let column = |name: &str, tag_type, description: &str, values| ProfileColumn {
-            name: name.to_owned(),
-            tag_type,
-            description: description.to_owned(),
-            owner: "tagcenter".to_owned(),
-            origin: Origin::Identity,
-            values,
-        };
-        columns.push(column(
-            "records",
-            TagType::Number,
-            "Source records linked into this customer",
-            Values::Number(n_records),
-        ));
-        columns.push(column(
-            "sources",
-            TagType::Category,
-            "Islands the customer appears in",
-            Values::Text(sources_text),
-        ));
         let tz = self.timezone();
+        let as_of_ts = behaviour::day_start_ts(as_of, &tz);
+        let mut columns =
+            identity_tags::identity_columns(&self.store, identity, &identity_tags::first_seen(&self.store), as_of_ts);
         columns.extend(behaviour::behaviour_columns(
             &self.store,
             identity,
@@ -263,7 +234,7 @@ impl Unified {
         if !self.store.tickets.is_empty() {
             columns.extend(behaviour::ticket_columns(&self.store, identity, &kinds, as_of, tz));
         }
-        columns.extend(tags::dictionary_columns(&self.store, identity, &self.dictionary));
+        columns.extend(tags::dictionary_columns(&self.store, identity, &self.dictionary, as_of_ts));
         ProfileTable { customer_ids: identity.customer_ids.iter().map(|c| c.to_string()).collect(), columns }
     }
 }

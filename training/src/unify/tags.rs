@@ -43,13 +43,20 @@ pub fn resolve_conflict(rule: ConflictRule, facts: &[Stated]) -> Option<TagValue
 }
 
 /// One column per dictionary tag that any source stated (tags nobody stated are left out of the profile
-/// and show with zero coverage in the catalog).
-pub fn dictionary_columns(store: &Store, identity: &Identity, dict: &TagDictionary) -> Vec<ProfileColumn> {
+/// and show with zero coverage in the catalog). Only facts stated before `as_of_ts` (UTC seconds) count,
+/// and undated ones: a tag given during a later window must not leak into an earlier point-in-time view.
+pub fn dictionary_columns(
+    store: &Store,
+    identity: &Identity,
+    dict: &TagDictionary,
+    as_of_ts: i64,
+) -> Vec<ProfileColumn> {
     let n = identity.customers();
     let mut order: Vec<(u32, u16, usize)> = store
         .facts
         .iter()
         .enumerate()
+        .filter(|(_, f)| f.ts.is_none_or(|ts| ts < as_of_ts))
         .map(|(i, f)| (identity.customer_of_record[f.record as usize], f.tag, i))
         .collect();
     // Sorting by record key too makes the order of tied facts independent of input order.

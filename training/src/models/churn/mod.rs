@@ -3,9 +3,9 @@
 //! Two candidates are fitted on the training rows and compared on a held-out validation share: logistic
 //! regression on standardized features with the L2 strength chosen on validation (fitted by Newton's
 //! method; linfa-logistic reaches the same optimum, checked in a test, but is far slower), and a
-//! random forest (smartcore, regression trees on the 0/1 label, so the leaf means are probabilities). The
-//! one with the better validation ROC AUC is kept; its scores are calibrated on validation with Platt
-//! scaling. Reason codes come from the logistic model either way: each feature's contribution to the
+//! random forest (smartcore, regression trees on the 0/1 label, so the leaf means are probabilities), and
+//! the mean of the two models' log-odds. The one with the best validation ROC AUC is kept; its scores are
+//! calibrated on validation with Platt scaling. Reason codes come from the logistic model either way: each feature's contribution to the
 //! log-odds (coefficient × standardized value), so a CRM user sees which tags push the risk up.
 
 mod logistic;
@@ -115,6 +115,8 @@ pub enum ChurnChoice {
     Logistic,
     /// Random forest.
     Forest,
+    /// The mean of the logistic regression's and the forest's log-odds.
+    Blend,
 }
 
 impl ChurnChoice {
@@ -123,6 +125,7 @@ impl ChurnChoice {
         match self {
             Self::Logistic => "logistic",
             Self::Forest => "random_forest",
+            Self::Blend => "logistic_forest_blend",
         }
     }
 }
@@ -202,7 +205,7 @@ fn fit_forest(
     x_valid: &FeatureMatrix,
     y_valid: &[bool],
     params: &ChurnParams,
-) -> Result<(f64, Vec<Forest>), ChurnError> {
+) -> Result<(f64, Vec<Forest>, Vec<f64>), ChurnError> {
     let x_forest = x.select(rows).to_dense();
     let y_forest: Vec<f64> = rows.iter().map(|&i| f64::from(u8::from(y[i]))).collect();
     let parts = params.forest_parts.min(params.forest_trees);
@@ -221,10 +224,20 @@ fn fit_forest(
         })
         .collect::<Result<Vec<Forest>, ChurnError>>()?;
     let scores = forest_predict(&fitted, x_valid)?;
-    Ok((roc_auc(y_valid, &scores), fitted))
+    Ok((roc_auc(y_valid, &scores), fitted, scores))
 }
 
-/// Fits both candidates and keeps the better one.
+/// The forest's mean leaf value (a churn share) on the log-odds scale.
+fn forest_logit(p: f64) -> f64 {
+    platt::logit(p.clamp(1e-4, 1.0 - 1e-4))
+}
+
+/// Mean of the logistic log-odds and the forest's (from its leaf shares).
+fn blend_logits(logistic: &[f64], forest: &[f64]) -> Vec<f64> {
+    logistic.iter().zip(forest).map(|(l, &f)| 0.5 * (l + forest_logit(f))).collect()
+}
+
+/// Fits the candidates (logistic regression, forest, their blend) and keeps the best on validation.
 pub fn fit_churn(x: &FeatureMatrix, y: &[bool], params: &ChurnParams) -> Result<ChurnModel, ChurnError> {
     params.check()?;
     let positives = y.iter().filter(|&&l| l).count();
@@ -277,15 +290,25 @@ pub fn fit_churn(x: &FeatureMatrix, y: &[bool], params: &ChurnParams) -> Result<
     let (logistic_auc, alpha, logistic) = best.ok_or_else(|| ChurnError::Logistic("no alpha tried".into()))?;
 
     let mut forest = None;
-    let mut forest_auc = f64::NEG_INFINITY;
+    let mut choice = ChurnChoice::Logistic;
     if let Some(fit) = forest_fit {
-        let (auc, fitted) = fit?;
-        forest_auc = auc;
+        let (forest_auc, fitted, forest_scores) = fit?;
         validation_auc.push(("random_forest".to_owned(), forest_auc));
+        // The two models err differently (smooth log-odds against axis-aligned steps): their mean often
+        // ranks better than either.
+        let blend = blend_logits(&logistic.logits(&x_valid), &forest_scores);
+        let blend_auc = roc_auc(&y_valid, &blend);
+        validation_auc.push(("logistic_forest_blend".to_owned(), blend_auc));
+        let best = logistic_auc.max(forest_auc).max(blend_auc);
+        choice = if best == logistic_auc {
+            ChurnChoice::Logistic
+        } else if best == forest_auc {
+            ChurnChoice::Forest
+        } else {
+            ChurnChoice::Blend
+        };
         forest = Some(fitted);
     }
-
-    let choice = if forest_auc > logistic_auc { ChurnChoice::Forest } else { ChurnChoice::Logistic };
     let mut model = ChurnModel { logistic, forest, choice, calibration: Platt::identity(), validation_auc, alpha };
     let raw = model.raw_scores(&x_valid)?;
     model.calibration = Platt::fit(&raw, &y_valid);
@@ -298,8 +321,9 @@ impl ChurnModel {
         match (self.choice, &self.forest) {
             (ChurnChoice::Forest, Some(parts)) => {
                 let p = forest_predict(parts, x)?;
-                Ok(p.into_iter().map(|p| platt::logit(p.clamp(1e-4, 1.0 - 1e-4))).collect())
+                Ok(p.into_iter().map(forest_logit).collect())
             }
+            (ChurnChoice::Blend, Some(parts)) => Ok(blend_logits(&self.logistic.logits(x), &forest_predict(parts, x)?)),
             _ => Ok(self.logistic.logits(x)),
         }
     }
