@@ -20,6 +20,9 @@ pub mod report;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -70,6 +73,10 @@ pub struct TrainParams {
     pub affinity: AffinityParams,
     /// Feature encoding.
     pub features: FeatureParams,
+    /// At most this many buyers (a seeded sample) fit each churn model: the fit itself uses at most
+    /// `churn.max_validation_rows + max(max_logistic_rows, max_forest_rows)` of them, so building the
+    /// feature matrix for every buyer would only cost memory.
+    pub max_churn_fit_rows: usize,
 }
 
 impl Default for TrainParams {
@@ -87,6 +94,7 @@ impl Default for TrainParams {
                 ..AffinityParams::default()
             },
             features: FeatureParams::default(),
+            max_churn_fit_rows: 400_000,
         }
     }
 }
@@ -268,10 +276,53 @@ impl Context<'_> {
         ]
     }
 
-    fn matrix(&self, schema: &FeatureSchema, view: &View) -> FeatureMatrix {
-        schema.transform(&view.profiles, &view.buyers, &Self::extras(view, &view.buyers))
+    /// The feature matrix of the view's buyers at `positions` (indices into `view.buyers`).
+    fn matrix(schema: &FeatureSchema, view: &View, positions: &[usize]) -> FeatureMatrix {
+        let rows: Vec<usize> = positions.iter().map(|&k| view.buyers[k]).collect();
+        schema.transform(&view.profiles, &rows, &Self::extras(view, &rows))
+    }
+
+    /// The positions (into `view.buyers`) that fit a churn model: all, or a seeded sample of
+    /// `max_churn_fit_rows`, in order.
+    fn fit_positions(&self, view: &View) -> Vec<usize> {
+        let mut positions: Vec<usize> = (0..view.buyers.len()).collect();
+        if positions.len() > self.params.max_churn_fit_rows {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.params.churn.seed ^ u64::from(view.day.unsigned_abs()));
+            positions.shuffle(&mut rng);
+            positions.truncate(self.params.max_churn_fit_rows);
+            positions.sort_unstable();
+        }
+        positions
+    }
+
+    /// Fits the feature encoding and a churn model on a view's (sampled) buyers and their labels.
+    fn fit_churn(&self, view: &View, labels: &[bool]) -> Result<(FeatureSchema, ChurnModel), TrainError> {
+        let positions = self.fit_positions(view);
+        let rows: Vec<usize> = positions.iter().map(|&k| view.buyers[k]).collect();
+        let schema = FeatureSchema::fit(&view.profiles, &rows, &EXTRAS, &self.params.features);
+        let y: Vec<bool> = positions.iter().map(|&k| labels[k]).collect();
+        let model = fit_churn(&Self::matrix(&schema, view, &positions), &y, &self.params.churn)?;
+        Ok((schema, model))
+    }
+
+    /// Runs `score` over the view's buyers a block of rows at a time (the whole matrix of a million
+    /// buyers would take most of a gigabyte) and concatenates the results, in buyer order.
+    fn score_blocks<T>(
+        schema: &FeatureSchema,
+        view: &View,
+        score: impl Fn(&FeatureMatrix) -> Result<Vec<T>, TrainError>,
+    ) -> Result<Vec<T>, TrainError> {
+        let mut out = Vec::with_capacity(view.buyers.len());
+        let all: Vec<usize> = (0..view.buyers.len()).collect();
+        for block in all.chunks(SCORE_BLOCK_ROWS) {
+            out.extend(score(&Self::matrix(schema, view, block))?);
+        }
+        Ok(out)
     }
 }
+
+/// Buyers whose feature rows are built and scored at once.
+const SCORE_BLOCK_ROWS: usize = 131_072;
 
 const EXTRAS: [&str; 3] = ["bgnbd_p_alive", "bgnbd_p_no_purchase", "bgnbd_expected_90d_log"];
 
@@ -328,8 +379,7 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
 
     on_stage("backtest: churn");
     let old_labels = ctx.labels(&old);
-    let schema = FeatureSchema::fit(&old.profiles, &old.buyers, &EXTRAS, &params.features);
-    let churn_bt = fit_churn(&ctx.matrix(&schema, &old), &old_labels, &params.churn)?;
+    let (schema, churn_bt) = ctx.fit_churn(&old, &old_labels)?;
     let recency_bt = fit_recency_baseline(&old, &old_labels)?;
     drop((old, old_labels));
     lap("backtest_churn_fit", &mut timings);
@@ -340,9 +390,7 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
 
     on_stage("backtest: churn scores");
     let mid_labels = ctx.labels(&mid);
-    let mid_matrix = ctx.matrix(&schema, &mid);
-    let p_bt = churn_bt.predict(&mid_matrix)?;
-    drop(mid_matrix);
+    let p_bt = Context::score_blocks(&schema, &mid, |x| Ok(churn_bt.predict(x)?))?;
     let recency_column = recency_matrix(&mid);
     let p_base: Vec<f64> = recency_bt.logits(&recency_column).into_iter().map(crate::models::churn::sigmoid).collect();
     let recency = recency_column.data;
@@ -425,8 +473,7 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
     drop((churn_bt, recency_bt, affinity_bt));
 
     on_stage("final models: churn");
-    let schema = FeatureSchema::fit(&mid.profiles, &mid.buyers, &EXTRAS, &params.features);
-    let churn_final = fit_churn(&ctx.matrix(&schema, &mid), &mid_labels, &params.churn)?;
+    let (schema, churn_final) = ctx.fit_churn(&mid, &mid_labels)?;
     drop((mid, mid_labels));
     lap("final_churn_fit", &mut timings);
 
@@ -435,17 +482,18 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
     lap("view_t", &mut timings);
 
     on_stage("final models: scores and recommendations");
-    let now_matrix = ctx.matrix(&schema, &now);
-    let p_now = churn_final.predict(&now_matrix)?;
+    let scored = Context::score_blocks(&schema, &now, |x| {
+        let p = churn_final.predict(x)?;
+        let reasons: Vec<Vec<(usize, f64)>> =
+            (0..x.n_rows).into_par_iter().map(|k| churn_final.reasons(x, k, 3)).collect();
+        Ok(p.into_iter().zip(reasons).collect())
+    })?;
     let mut churn_probability = vec![f64::NAN; n_customers];
     let mut churn_reasons = vec![Vec::new(); n_customers];
-    let reasons: Vec<Vec<(usize, f64)>> =
-        (0..now.buyers.len()).into_par_iter().map(|k| churn_final.reasons(&now_matrix, k, 3)).collect();
-    for ((&c, p), r) in now.buyers.iter().zip(&p_now).zip(reasons) {
-        churn_probability[c] = *p;
+    for (&c, (p, r)) in now.buyers.iter().zip(scored) {
+        churn_probability[c] = p;
         churn_reasons[c] = r;
     }
-    drop(now_matrix);
     // The backtest validated the affinity component and blend on the 28 days before T−H; the final model
     // refits that choice on everything before T instead of validating again.
     let history_now = ctx.interactions.before(now.day);
