@@ -1,7 +1,8 @@
 //! Top-10 protocols: P4 (MovieLens-100k, random and temporal splits) and P5 (Groceries, with churn). The
-//! affinity model's collaborative component, blend weights and variant (P4: EASE's popularity-scaled ridge; P5:
-//! how popularity counts) are chosen with [`select_blend_folds`] on the protocol's validation split (P4: plus
-//! more splits by the same rule, averaged), then refitted on the full train part.
+//! affinity model's collaborative component, blend weights and variant (P4: EASE's ridge, Gram weighting, weight
+//! rescaling and recency half-lives, searched in stages by `p4_search`; P5: how popularity counts) are chosen
+//! with [`select_blend_folds_cached`] on the protocol's validation split (P4: plus more splits by the same rule,
+//! averaged), then refitted on the full train part.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;

@@ -9,7 +9,9 @@
 //! score(item) = w_cf · cf(item) / max cf + w_buy_again · buy_again(item) + w_popularity · popularity(item)
 //!
 //! The model and the weights are picked by NDCG@10 on a validation window carved from the end of the training
-//! period ([`fit_affinity`]), then refitted on everything before the as-of day. Items a customer already bought
+//! period ([`fit_affinity`]), cheapest model first: when no item-kNN blend beats buy-again and popularity, EASE
+//! and ALS are not fitted ([`AffinityParams::validation_skip_dominated`]). The choice is then refitted on
+//! everything before the as-of day. Items a customer already bought
 //! are excluded unless they are repurchasable.
 //!
 //! ```
