@@ -164,7 +164,7 @@ fn known_links_hold_for_people_seen_in_several_islands() {
 
 #[test]
 fn profiles_carry_behaviour_and_dictionary_tags() {
-    let mut run = run(1_000, 9);
+    let run = run(1_000, 9);
     let as_of = run.unified.config.project.reference_date;
     let profiles = run.unified.profiles(as_of);
     assert_eq!(profiles.customer_ids.len(), run.unified.identity.customers());

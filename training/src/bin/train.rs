@@ -15,6 +15,7 @@ use tagcenter_training::train::assemble::assemble;
 use tagcenter_training::train::export::{ExportOptions, write_exports};
 use tagcenter_training::train::report::write_report;
 use tagcenter_training::train::{StageTiming, TrainParams, train};
+use tagcenter_training::unify::profile::ProfileTable;
 use tagcenter_training::unify::{Progress, Unified, unify};
 
 #[derive(Parser)]
@@ -214,8 +215,9 @@ fn run(cli: Cli) -> Result<()> {
             let data = out.join("data");
             generate_into(&data, customers, seed, true)?;
             let truth = data.join("truth/identity.csv");
-            let unified = run_unify(&data.join("tagcenter.toml"), None, &out.join("unified"), None, Some(&truth))?;
-            run_train(&unified, &out, &models, 92, seed, &ExportArgs::default())?;
+            let export = ExportArgs::default();
+            let settings = TrainSettings { horizon: 92, seed, export: &export, truth: Some(&truth) };
+            let unified = link_and_train(&data.join("tagcenter.toml"), None, &out, &models, &settings)?;
             let sample = unified.store.records.iter().find(|k| k.starts_with("web:")).map(str::to_owned);
             drop(unified);
             match serve {
@@ -224,8 +226,8 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Train { source, out, models, horizon, seed, export } => {
-            let unified = run_unify(&source.config, source.data.as_deref(), &out.join("unified"), None, None)?;
-            run_train(&unified, &out, &models, horizon, seed, &export)
+            let settings = TrainSettings { horizon, seed, export: &export, truth: None };
+            link_and_train(&source.config, source.data.as_deref(), &out, &models, &settings).map(drop)
         }
         Command::Generate { customers, seed, no_defects, out } => generate_into(&out, customers, seed, !no_defects),
         Command::Unify { source, out, as_of, truth } => {
@@ -283,6 +285,53 @@ fn progress_hooks() -> Progress {
     }
 }
 
+/// Reads, cleans and links a config's sources (quarantine files go under `out`).
+fn unify_sources(config_path: &Path, data: Option<&Path>, out: &Path) -> Result<Unified> {
+    let config = SourceConfig::load(config_path, data)?;
+    Ok(unify(config, &out.join("quarantine"), &progress_hooks())?)
+}
+
+/// What writing a unify run's outputs printed.
+struct UnifyOutputs {
+    summary: String,
+    identity_scores: Option<String>,
+}
+
+/// Writes a unify run's outputs for `profiles` (and the identity scores against `truth`), returning what to
+/// print; safe to run beside other writers.
+fn write_unify_outputs(
+    unified: &Unified,
+    profiles: &ProfileTable,
+    as_of: NaiveDate,
+    out: &Path,
+    truth: Option<&Path>,
+) -> Result<UnifyOutputs> {
+    let report = unified.write_outputs(profiles, as_of, out)?;
+    let identity_scores = match truth {
+        Some(truth) => {
+            let scores = score_identity(unified, truth)?;
+            std::fs::write(out.join("identity_scores.json"), serde_json::to_string_pretty(&scores)?)?;
+            Some(format!(
+                "identity vs truth: pairwise precision {:.4}, recall {:.4}, F1 {:.4} over {} records ({} true pairs)",
+                scores.precision, scores.recall, scores.f1, scores.records, scores.true_pairs
+            ))
+        }
+        None => None,
+    };
+    Ok(UnifyOutputs { summary: tagcenter_training::unify::summary_text(&report), identity_scores })
+}
+
+impl UnifyOutputs {
+    fn print(&self, out: &Path) {
+        println!("{}", self.summary);
+        if let Some(scores) = &self.identity_scores {
+            println!("{scores}");
+        }
+        println!("outputs in {}", out.display());
+    }
+}
+
+/// The `unify` command: link, compute profiles as of `as_of` (default: the reference date), write outputs.
 fn run_unify(
     config_path: &Path,
     data: Option<&Path>,
@@ -290,27 +339,48 @@ fn run_unify(
     as_of: Option<NaiveDate>,
     truth: Option<&Path>,
 ) -> Result<Unified> {
-    let config = SourceConfig::load(config_path, data)?;
-    let as_of = as_of.unwrap_or(config.project.reference_date);
-    let mut unified = unify(config, &out.join("quarantine"), &progress_hooks())?;
+    let mut unified = unify_sources(config_path, data, out)?;
+    let as_of = as_of.unwrap_or(unified.config.project.reference_date);
     let started = Instant::now();
     let profiles = unified.profiles(as_of);
     unified.timings.push(("profiles".to_owned(), started.elapsed().as_secs_f64()));
-    let report = unified.write_outputs(&profiles, as_of, out)?;
-    println!("{}", tagcenter_training::unify::summary_text(&report));
-    if let Some(truth) = truth {
-        let scores = score_identity(&unified, truth)?;
-        println!(
-            "identity vs truth: pairwise precision {:.4}, recall {:.4}, F1 {:.4} over {} records ({} true pairs)",
-            scores.precision, scores.recall, scores.f1, scores.records, scores.true_pairs
-        );
-        std::fs::write(out.join("identity_scores.json"), serde_json::to_string_pretty(&scores)?)?;
-    }
-    println!("outputs in {}", out.display());
+    write_unify_outputs(&unified, &profiles, as_of, out, truth)?.print(out);
     Ok(unified)
 }
 
-fn run_train(unified: &Unified, out: &Path, models: &Path, horizon: u32, seed: u64, export: &ExportArgs) -> Result<()> {
+/// Links a config's sources, trains, and writes the bundle, report, exports and the unify outputs (whose
+/// profile table is the training's own as of the reference date, so it is computed once). Returns the
+/// unified data (the demo serves a sample key from it).
+fn link_and_train(
+    config_path: &Path,
+    data: Option<&Path>,
+    out: &Path,
+    models: &Path,
+    settings: &TrainSettings<'_>,
+) -> Result<Unified> {
+    let unified = unify_sources(config_path, data, &out.join("unified"))?;
+    let report = unified.report(unified.config.project.reference_date, None);
+    let identity = &report.identity;
+    eprintln!(
+        "· linked {} records into {} customers ({} rows read); training",
+        identity.records,
+        identity.customers,
+        report.sources.iter().map(|q| q.rows_read).sum::<u64>()
+    );
+    run_train(&unified, out, models, settings)?;
+    Ok(unified)
+}
+
+/// Training options from the command line.
+struct TrainSettings<'a> {
+    horizon: u32,
+    seed: u64,
+    export: &'a ExportArgs,
+    truth: Option<&'a Path>,
+}
+
+fn run_train(unified: &Unified, out: &Path, models: &Path, settings: &TrainSettings<'_>) -> Result<()> {
+    let TrainSettings { horizon, seed, export, truth } = *settings;
     let started = Instant::now();
     let mut params = TrainParams { horizon_days: horizon, ..TrainParams::default() };
     params.churn.seed = seed;
@@ -326,15 +396,39 @@ fn run_train(unified: &Unified, out: &Path, models: &Path, horizon: u32, seed: u
     lap("assemble_bundle", &mut outcome.timings);
     let path = models.join(format!("{}.tcb", bundle.header.model_version));
     let latest = models.join("latest.tcb");
-    bundle.write(&path)?;
-    lap("write_bundle", &mut outcome.timings);
-    std::fs::copy(&path, &latest).with_context(|| format!("copying {} to {}", path.display(), latest.display()))?;
-    lap("copy_latest", &mut outcome.timings);
-    write_report(&outcome.backtest, &format!("{} — backtest", unified.config.project.name), &out.join("report"))?;
-    lap("report", &mut outcome.timings);
-    let options = ExportOptions { horizon_days: horizon, ..export.options() };
-    write_exports(unified, &outcome.models, &options, &out.join("exports"))?;
-    lap("exports", &mut outcome.timings);
+    // The bundle, the exports and the unify outputs are independent writers: run side by side.
+    let unified_out = out.join("unified");
+    let as_of = unified.config.project.reference_date;
+    let (unify_outputs, exports) = std::thread::scope(|scope| -> Result<_> {
+        let unify_outputs = scope.spawn(|| {
+            let started = Instant::now();
+            write_unify_outputs(unified, &outcome.models.profiles, as_of, &unified_out, truth)
+                .map(|o| (o, started.elapsed().as_secs_f64()))
+        });
+        let exports = scope.spawn(|| {
+            let started = Instant::now();
+            let options = ExportOptions { horizon_days: horizon, ..export.options() };
+            write_exports(unified, &outcome.models, &options, &out.join("exports"))
+                .map(|()| started.elapsed().as_secs_f64())
+        });
+        let started = Instant::now();
+        bundle.write(&path)?;
+        std::fs::copy(&path, &latest).with_context(|| format!("copying {} to {}", path.display(), latest.display()))?;
+        write_report(&outcome.backtest, &format!("{} — backtest", unified.config.project.name), &out.join("report"))?;
+        let bundle_seconds = started.elapsed().as_secs_f64();
+        let unify_outputs = unify_outputs.join().map_err(|_| anyhow::anyhow!("the unify writer panicked"))??;
+        let exports_seconds = exports.join().map_err(|_| anyhow::anyhow!("the export writer panicked"))??;
+        Ok((unify_outputs, (exports_seconds, bundle_seconds)))
+    })?;
+    lap("outputs_in_parallel", &mut outcome.timings);
+    let (unify_outputs, unify_seconds) = unify_outputs;
+    let (exports_seconds, bundle_seconds) = exports;
+    unify_outputs.print(&unified_out);
+    for (stage, seconds) in
+        [("  bundle_and_report", bundle_seconds), ("  exports", exports_seconds), ("  unify_outputs", unify_seconds)]
+    {
+        outcome.timings.push(StageTiming { stage: stage.to_owned(), seconds, peak_rss_mib: f64::NAN });
+    }
     let b = &outcome.backtest;
     println!("backtest: features as of {}, outcomes in [{}, {})", b.cutoff, b.cutoff, b.end);
     println!("{:<34} {:>10} {:>10}", "metric", "model", "baseline");

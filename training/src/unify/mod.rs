@@ -317,19 +317,35 @@ impl Unified {
 
     /// Writes every output into `out` and returns the report.
     pub fn write_outputs(
-        &mut self,
+        &self,
         profiles: &ProfileTable,
         as_of: NaiveDate,
         out: &Path,
     ) -> Result<UnifyReport, UnifyError> {
         std::fs::create_dir_all(out).map_err(|source| UnifyError::OutputDir { path: out.to_owned(), source })?;
         let stage = Instant::now();
-        output::write_profiles(profiles, &out.join("profiles.parquet"))?;
-        output::write_identity(&self.store, &self.identity, out)?;
+        // The profile table (parquet) and the identity tables (CSV) are independent: written side by side.
+        let (profiles_written, identity_written) = rayon::join(
+            || output::write_profiles(profiles, &out.join("profiles.parquet")),
+            || output::write_identity(&self.store, &self.identity, out),
+        );
+        profiles_written?;
+        identity_written?;
         output::write_json(&output::tag_catalog(profiles, &self.dictionary), &out.join("tag_catalog.json"))?;
         output::write_unmapped(&self.unmapped, &out.join("unmapped_tags.csv"))?;
-        self.timings.push(("write_outputs".to_owned(), stage.elapsed().as_secs_f64()));
-        let report = UnifyReport {
+        let report = self.report(as_of, Some(("write_outputs", stage.elapsed().as_secs_f64())));
+        output::write_json(&report, &out.join("quality_report.json"))?;
+        let summary = summary_text(&report);
+        std::fs::write(out.join("quality_summary.txt"), &summary)
+            .map_err(|source| OutputError::Io { path: out.join("quality_summary.txt"), source })?;
+        Ok(report)
+    }
+
+    /// The quality report as of `as_of`, with the stage timings so far (plus `extra`, if any).
+    pub fn report(&self, as_of: NaiveDate, extra: Option<(&str, f64)>) -> UnifyReport {
+        let mut timings = self.timings.clone();
+        timings.extend(extra.map(|(stage, seconds)| (stage.to_owned(), seconds)));
+        UnifyReport {
             project: self.config.project.name.clone(),
             as_of,
             dictionary_version: self.dictionary.version.clone(),
@@ -338,20 +354,15 @@ impl Unified {
             identity: self.identity_summary(),
             unmapped_spellings: self.unmapped.len(),
             unmapped_rows: self.unmapped.iter().map(|u| u.4).sum(),
-            timings: self.timings.iter().cloned().collect(),
             rows_per_second: {
                 let rows: u64 = self.quality.iter().map(|q| q.rows_read).sum();
-                let secs: f64 = self.timings.iter().map(|t| t.1).sum();
+                let secs: f64 = timings.iter().map(|t| t.1).sum();
                 if secs > 0.0 { rows as f64 / secs } else { 0.0 }
             },
+            timings: timings.into_iter().collect(),
             peak_rss_mib: crate::memory::peak_rss_mib(),
             peak_rss_after_link_mib: self.peak_after_link_mib,
-        };
-        output::write_json(&report, &out.join("quality_report.json"))?;
-        let summary = summary_text(&report);
-        std::fs::write(out.join("quality_summary.txt"), &summary)
-            .map_err(|source| OutputError::Io { path: out.join("quality_summary.txt"), source })?;
-        Ok(report)
+        }
     }
 }
 

@@ -264,18 +264,14 @@ pub fn fit_churn(x: &FeatureMatrix, y: &[bool], params: &ChurnParams) -> Result<
     if params.forest {
         sample(&mut forest_rows, params.max_forest_rows, &mut rng);
     }
-    // The logistic candidates (one per alpha, in parallel) and the forest are independent fits: run them side
-    // by side.
+    // The logistic regularisation path and the forest are independent fits: run them side by side.
     let (logistic_fits, forest_fit) = rayon::join(
         || {
-            params
-                .alphas
-                .par_iter()
-                .map(|&alpha| {
-                    let scorer = LogisticScorer::fit_newton(&x_train, &y_train, alpha)?;
-                    Ok((roc_auc(&y_valid, &scorer.logits(&x_valid)), alpha, scorer))
-                })
-                .collect::<Result<Vec<(f64, f64, LogisticScorer)>, ChurnError>>()
+            LogisticScorer::fit_path(&x_train, &y_train, &params.alphas).map(|path| {
+                path.into_iter()
+                    .map(|(alpha, scorer)| (roc_auc(&y_valid, &scorer.logits(&x_valid)), alpha, scorer))
+                    .collect::<Vec<(f64, f64, LogisticScorer)>>()
+            })
         },
         || params.forest.then(|| fit_forest(x, y, &forest_rows, &x_valid, &y_valid, params)),
     );
@@ -385,6 +381,21 @@ mod tests {
             assert!((a - b).abs() < 1e-2, "{newton:?} vs {linfa:?}");
         }
         assert!((newton.intercept - linfa.intercept).abs() < 1e-2, "{newton:?} vs {linfa:?}");
+    }
+
+    #[test]
+    fn the_warm_started_path_reaches_each_alphas_own_optimum() {
+        let (x, y) = synthetic(2_000, 5);
+        let alphas = [0.1, 100.0, 3.0];
+        let path = LogisticScorer::fit_path(&x, &y, &alphas).unwrap();
+        assert_eq!(path.iter().map(|p| p.0).collect::<Vec<_>>(), alphas);
+        for (alpha, scorer) in path {
+            let alone = LogisticScorer::fit_newton(&x, &y, alpha).unwrap();
+            for (a, b) in scorer.coefficients.iter().zip(&alone.coefficients) {
+                assert!((a - b).abs() < 1e-7, "alpha {alpha}: {scorer:?} vs {alone:?}");
+            }
+            assert!((scorer.intercept - alone.intercept).abs() < 1e-7);
+        }
     }
 
     #[test]
