@@ -250,7 +250,7 @@ fn p4_name(p: &AffinityParams) -> String {
         parts.push(format!("EASE ridge λ + {}·G_ii", p.ease_item_penalty));
     }
     if p.ease_user_weight_power > 0.0 {
-        parts.push(format!("Gram users weighted |u|^-{}", 2.0 * p.ease_user_weight_power));
+        parts.push(format!("Gram users weighted by their items^-{}", 2.0 * p.ease_user_weight_power));
     }
     if p.ease_popularity_power != 0.0 {
         parts.push(format!("weights × (buyers+1)^{}", p.ease_popularity_power));
