@@ -102,7 +102,7 @@ fn strings(list: &[String]) -> Result<StrColumn, String> {
 }
 
 /// Writes `contents` as columns.
-pub fn encode(contents: &BundleContents, w: &mut ColumnWriter) -> Result<(), String> {
+pub fn encode<W: std::io::Write>(contents: &BundleContents, w: &mut ColumnWriter<W>) -> Result<(), String> {
     let BundleContents { customers, items, tags, churn, timing, recommendations } = contents;
     let Customers { ids, keys, profile } = customers;
     let Items { ids: item_ids, names, category, category_names, repurchasable } = items;

@@ -3,7 +3,7 @@
 //! decoding) or a small bincode value. The reader hashes every byte it reads, checks each length against
 //! what is left of the payload before allocating, and allocates columns for huge pages.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use bytemuck::Pod;
@@ -36,21 +36,46 @@ fn bincode_config() -> impl bincode::config::Config {
     bincode::config::standard().with_little_endian().with_fixed_int_encoding()
 }
 
-/// Appends columns to a payload buffer.
-#[derive(Debug, Default)]
-pub struct ColumnWriter {
-    out: Vec<u8>,
+/// Streams columns into a writer, hashing every payload byte and counting them (the bundle is written
+/// without ever holding the whole payload in memory). The first I/O error stops all further writes and
+/// is returned by [`ColumnWriter::finish`].
+pub struct ColumnWriter<W: Write> {
+    out: W,
+    hasher: blake3::Hasher,
+    written: u64,
+    error: Option<std::io::Error>,
 }
 
-impl ColumnWriter {
-    /// The payload written so far.
-    pub fn into_payload(self) -> Vec<u8> {
-        self.out
+impl<W: Write> ColumnWriter<W> {
+    /// A writer appending to `out`, continuing `hasher` (which has already seen the header).
+    pub fn new(out: W, hasher: blake3::Hasher) -> Self {
+        Self { out, hasher, written: 0, error: None }
+    }
+
+    /// The output, the hash of everything so far and the payload bytes written, or the first I/O error.
+    pub fn finish(self) -> std::io::Result<(W, blake3::Hasher, u64)> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok((self.out, self.hasher, self.written)),
+        }
+    }
+
+    fn raw(&mut self, data: &[u8]) {
+        if self.error.is_some() {
+            return;
+        }
+        match self.out.write_all(data) {
+            Ok(()) => {
+                self.hasher.update(data);
+                self.written += data.len() as u64;
+            }
+            Err(e) => self.error = Some(e),
+        }
     }
 
     fn bytes(&mut self, data: &[u8]) {
-        self.out.extend_from_slice(&(data.len() as u64).to_le_bytes());
-        self.out.extend_from_slice(data);
+        self.raw(&(data.len() as u64).to_le_bytes());
+        self.raw(data);
     }
 
     /// A column of numbers.

@@ -15,7 +15,7 @@ pub(crate) mod memory;
 mod strings;
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -152,27 +152,28 @@ impl ModelBundle {
         let io = |source| BundleError::Io { path: path.to_owned(), source };
         let codec = |detail: String| BundleError::Codec { path: path.to_owned(), action: "encode", detail };
         let header = serde_json::to_vec(&self.header).map_err(|e| codec(e.to_string()))?;
-        let mut columns = columns::ColumnWriter::default();
-        codec::encode(&self.contents, &mut columns).map_err(codec)?;
-        let payload = columns.into_payload();
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(&header);
-        hasher.update(&payload);
-        let checksum = hasher.finalize();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
         let tmp = path.with_extension("partial");
         {
-            let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+            let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp).map_err(io)?);
             file.write_all(MAGIC).map_err(io)?;
             file.write_all(&FORMAT_VERSION.to_le_bytes()).map_err(io)?;
             file.write_all(&(header.len() as u64).to_le_bytes()).map_err(io)?;
             file.write_all(&header).map_err(io)?;
-            file.write_all(&(payload.len() as u64).to_le_bytes()).map_err(io)?;
-            file.write_all(&payload).map_err(io)?;
-            file.write_all(checksum.as_bytes()).map_err(io)?;
-            file.flush().map_err(io)?;
+            // The payload length is patched in once the payload has been streamed.
+            let length_at = (FIXED + header.len()) as u64;
+            file.write_all(&0u64.to_le_bytes()).map_err(io)?;
+            let mut hasher = blake3::Hasher::new();
+            hasher.update(&header);
+            let mut columns = columns::ColumnWriter::new(file, hasher);
+            codec::encode(&self.contents, &mut columns).map_err(codec)?;
+            let (mut file, hasher, payload_len) = columns.finish().map_err(io)?;
+            file.write_all(hasher.finalize().as_bytes()).map_err(io)?;
+            let mut file = file.into_inner().map_err(|e| io(e.into_error()))?;
+            file.seek(std::io::SeekFrom::Start(length_at)).map_err(io)?;
+            file.write_all(&payload_len.to_le_bytes()).map_err(io)?;
         }
         std::fs::rename(&tmp, path).map_err(io)
     }
