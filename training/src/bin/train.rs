@@ -196,6 +196,7 @@ impl Default for ExportArgs {
 }
 
 fn main() -> ExitCode {
+    tagcenter_training::memory::return_large_allocations_to_the_system();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
