@@ -11,8 +11,78 @@
 //! default, when the item has none); r = (as_of − last purchase) / g; due(r) = exp(−ln²r / 2σ²), with σ the
 //! due width before the due date and 2σ after it (overdue items fade more slowly than fresh ones rise). The
 //! score is due(r) · d / (d + 1) with d the customer's distinct purchase days of the item: 1.0 at most.
+//!
+//! Frequency score ([`BuyAgainScore::Frequency`]), the plain "buy again" list: c / (c + 1) with c the customer's
+//! distinct purchase days (or purchase lines) of the item, times a recency factor 0.5^(elapsed / half-life)
+//! (without a half-life, 1 − 10⁻⁴ · elapsed / (elapsed + 30): the more recent item wins ties only), times
+//! (1 − s) + s · due(r) with s the due share (0: the customer's cycle plays no part). Also 1.0 at most.
+
+use serde::{Deserialize, Serialize};
 
 use super::interactions::{Interactions, ItemHistory, median_i32};
+
+/// How a customer's bought repurchasable item is scored for "buy again" (see the module docs); chosen by
+/// validation among [`super::AffinityParams::buy_again_grid`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub enum BuyAgainScore {
+    /// How due the item is on the customer's own cycle, times d / (d + 1).
+    #[default]
+    Cycle,
+    /// How often the customer bought the item, with an optional recency decay and due factor.
+    Frequency {
+        /// Count purchase lines rather than distinct purchase days.
+        lines: bool,
+        /// Half-life in days of the recency factor; 0 = recency only breaks ties.
+        half_life_days: f32,
+        /// Share s of the due factor (1 − s) + s · due(r), in [0, 1]; 0 = no due term.
+        due_share: f32,
+    },
+}
+
+impl BuyAgainScore {
+    /// The default validation grid: the cycle score and the frequency score by days or lines, without or with a
+    /// one-year recency half-life, with due share 0, 0.25 or 0.5.
+    pub fn default_grid() -> Vec<Self> {
+        let mut out = vec![Self::Cycle];
+        for lines in [false, true] {
+            for half_life_days in [0.0, 365.0] {
+                for due_share in [0.0, 0.25, 0.5] {
+                    out.push(Self::Frequency { lines, half_life_days, due_share });
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether the fields are in range (finite half-life ≥ 0, due share in [0, 1]).
+    pub fn is_valid(&self) -> bool {
+        match *self {
+            Self::Cycle => true,
+            Self::Frequency { half_life_days, due_share, .. } => {
+                half_life_days.is_finite() && half_life_days >= 0.0 && (0.0..=1.0).contains(&due_share)
+            }
+        }
+    }
+
+    /// The score in [0, 1] of one bought item at `as_of`.
+    pub(crate) fn score(&self, h: &ItemHistory, item_cycle_days: f32, as_of: i32, due_width: f64) -> f32 {
+        match *self {
+            Self::Cycle => buy_again_score(h, item_cycle_days, as_of, due_width),
+            Self::Frequency { lines, half_life_days, due_share } => {
+                let c = f64::from(if lines { h.events } else { h.distinct_days });
+                let elapsed = f64::from(as_of.saturating_sub(h.last_day).max(0));
+                let recency = if half_life_days > 0.0 {
+                    0.5f64.powf(elapsed / f64::from(half_life_days))
+                } else {
+                    1.0 - 1e-4 * elapsed / (elapsed + 30.0)
+                };
+                let s = f64::from(due_share);
+                let due_factor = if s > 0.0 { 1.0 - s + s * due(h, item_cycle_days, as_of, due_width) } else { 1.0 };
+                (c / (c + 1.0) * recency * due_factor) as f32
+            }
+        }
+    }
+}
 
 /// Per-item repurchase statistics.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,13 +142,17 @@ pub(crate) fn repurchase_stats(
 
 /// The buy-again score in [0, 1] of one bought item at `as_of` (see the module docs).
 pub(crate) fn buy_again_score(h: &ItemHistory, item_cycle_days: f32, as_of: i32, due_width: f64) -> f32 {
+    let d = f64::from(h.distinct_days);
+    (due(h, item_cycle_days, as_of, due_width) * d / (d + 1.0)) as f32
+}
+
+/// due(r) in [0, 1] of one bought item at `as_of` (see the module docs).
+fn due(h: &ItemHistory, item_cycle_days: f32, as_of: i32, due_width: f64) -> f64 {
     let cycle = f64::from(h.median_gap.unwrap_or(item_cycle_days).max(1.0));
     let elapsed = f64::from(as_of.saturating_sub(h.last_day).max(0));
     let r = (elapsed / cycle).max(1e-3);
     let width = if r > 1.0 { 2.0 * due_width } else { due_width };
-    let due = (-(r.ln().powi(2)) / (2.0 * width * width)).exp();
-    let d = f64::from(h.distinct_days);
-    (due * d / (d + 1.0)) as f32
+    (-(r.ln().powi(2)) / (2.0 * width * width)).exp()
 }
 
 #[cfg(test)]
@@ -102,6 +176,46 @@ mod tests {
         let early = buy_again_score(&history(3, 100 - 14, Some(28.0)), 30.0, 100, 0.5);
         let late = buy_again_score(&history(3, 100 - 56, Some(28.0)), 30.0, 100, 0.5);
         assert!(late > early);
+    }
+
+    fn frequency(lines: bool, half_life_days: f32, due_share: f32) -> BuyAgainScore {
+        BuyAgainScore::Frequency { lines, half_life_days, due_share }
+    }
+
+    #[test]
+    fn frequency_score_known_answers() {
+        // 3 distinct days, 5 lines, last bought 10 days before as-of, 7-day own cycle.
+        let h = ItemHistory { item: 0, events: 5, distinct_days: 3, last_day: 90, median_gap: Some(7.0) };
+        let tie = 1.0 - 1e-4 * 10.0 / 40.0;
+        assert!((frequency(false, 0.0, 0.0).score(&h, 30.0, 100, 0.5) - (0.75 * tie) as f32).abs() < 1e-7);
+        assert!((frequency(true, 0.0, 0.0).score(&h, 30.0, 100, 0.5) - (5.0 / 6.0 * tie) as f32).abs() < 1e-7);
+        // A 10-day half-life halves it after 10 days.
+        assert!((frequency(false, 10.0, 0.0).score(&h, 30.0, 100, 0.5) - 0.375).abs() < 1e-6);
+        // Half of the due factor: r = 10/7, width 2σ = 1 after the due date.
+        let due = (-(10.0f64 / 7.0).ln().powi(2) / 2.0).exp();
+        let want = 0.75 * tie * (0.5 + 0.5 * due);
+        assert!((frequency(false, 0.0, 0.5).score(&h, 30.0, 100, 0.5) - want as f32).abs() < 1e-6);
+        // The cycle variant is the due score.
+        assert_eq!(BuyAgainScore::Cycle.score(&h, 30.0, 100, 0.5), buy_again_score(&h, 30.0, 100, 0.5));
+    }
+
+    #[test]
+    fn frequency_ranks_by_count_then_recency() {
+        let h = |distinct_days: u32, last_day: i32| ItemHistory {
+            item: 0,
+            events: distinct_days,
+            distinct_days,
+            last_day,
+            median_gap: None,
+        };
+        let f = frequency(false, 0.0, 0.0);
+        let s = |x: &ItemHistory| f.score(x, 30.0, 100, 0.5);
+        // More days wins even when bought long ago; equal days go to the more recent purchase.
+        assert!(s(&h(4, 10)) > s(&h(3, 99)));
+        assert!(s(&h(3, 99)) > s(&h(3, 50)));
+        assert!(s(&h(2, 99)) < 1.0 && s(&h(2, 99)) > 0.66);
+        assert!(BuyAgainScore::default_grid().iter().all(BuyAgainScore::is_valid));
+        assert!(!frequency(false, -1.0, 0.0).is_valid() && !frequency(false, 0.0, 1.5).is_valid());
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Purchases are implicit feedback. One collaborative component is chosen by validation among item-kNN (cosine
 //! with shrinkage, top-k neighbours per item), EASE (closed form, dense inverse for up to
 //! [`AffinityParams::max_dense_items`] items) and ALS (confidence 1 + α·count), or none; it is blended with a
-//! buy-again score (repurchasable items, by how due they are on the customer's own cycle) and popularity
+//! buy-again score (repurchasable items, by how due they are on the customer's own cycle, or by how often the
+//! customer bought them, [`BuyAgainScore`], chosen by validation) and popularity
 //! (per segment when the customer has one, overall otherwise):
 //!
 //! score(item) = w_cf · cf(item) / max cf + w_buy_again · buy_again(item) + w_popularity · popularity(item)
@@ -43,12 +44,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tagcenter::bundle::RecReason;
 
+pub use buy_again::BuyAgainScore;
 pub use interactions::{Event, Interactions, ItemHistory, summarize_history};
 pub use similarity::{ItemGraph, Neighbour};
 
 use crate::eval::ranking::ndcg_at_k;
 use als::{AlsConfig, fit_als, fold_in, regularized_gram};
-use buy_again::{RepurchaseStats, buy_again_score, repurchase_stats};
+use buy_again::{RepurchaseStats, repurchase_stats};
 use similarity::{Dense, EaseShape, cosine_neighbours, ease_columns, gram, weighted_gram};
 
 /// What can go wrong fitting the affinity model.
@@ -162,9 +164,16 @@ pub struct AffinityParams {
     pub due_width: f64,
     /// Cycle used when no item in the data was bought twice (default 30 days).
     pub default_cycle_days: f32,
+    /// Buy-again scores tried in validation, with the blend without a collaborative model; the best one is then
+    /// used for the collaborative blends (default [`BuyAgainScore::default_grid`]: the cycle score and twelve
+    /// frequency scores). Empty = the cycle score only.
+    #[serde(default = "BuyAgainScore::default_grid")]
+    pub buy_again_grid: Vec<BuyAgainScore>,
     /// Pseudo-users shrinking a segment's item shares toward the overall shares (default 50).
     pub segment_shrinkage: f64,
-    /// Length of the validation window at the end of the training period (default 28 days).
+    /// Length of the validation window at the end of the training period (default 91 days, a quarter: as long
+    /// as the training job's outcome horizon, so validation scores lists over the span they are used for; with
+    /// 28 days the choice favoured items due within the month and lost to plain frequency over the quarter).
     pub validation_days: i32,
     /// Validation users sampled at most (seeded; default 20,000).
     pub validation_max_users: usize,
@@ -216,8 +225,9 @@ impl Default for AffinityParams {
             repurchase_prior_buyers: 3.0,
             due_width: 0.5,
             default_cycle_days: 30.0,
+            buy_again_grid: BuyAgainScore::default_grid(),
             segment_shrinkage: 50.0,
-            validation_days: 28,
+            validation_days: 91,
             validation_max_users: 20_000,
             validation_fit_max_users: 200_000,
             blend_step: 0.1,
@@ -269,6 +279,11 @@ impl AffinityParams {
         check(self.repurchase_prior_buyers >= 0.0, "repurchase_prior_buyers", "must be >= 0")?;
         check(self.due_width.is_finite() && self.due_width > 0.0, "due_width", "must be finite and > 0")?;
         check(self.default_cycle_days >= 1.0, "default_cycle_days", "must be at least 1 day")?;
+        check(
+            self.buy_again_grid.iter().all(BuyAgainScore::is_valid),
+            "buy_again_grid",
+            "needs half-lives >= 0 and due shares in [0, 1]",
+        )?;
         check(self.segment_shrinkage >= 0.0, "segment_shrinkage", "must be >= 0")?;
         check(self.validation_days >= 1, "validation_days", "must be at least 1")?;
         check(self.validation_max_users >= 1, "validation_max_users", "must be at least 1")?;
@@ -321,12 +336,21 @@ pub struct BlendChoice {
     pub w_buy_again: f64,
     /// Weight of (segment) popularity (normalised by the maximum).
     pub w_popularity: f64,
+    /// How the buy-again score is computed.
+    #[serde(default)]
+    pub buy_again: BuyAgainScore,
 }
 
 impl BlendChoice {
     /// Used when there is nothing to validate on: kNN k = 100 with a little buy-again and popularity.
     pub fn fallback() -> Self {
-        Self { model: CfModel::Knn { k: 100 }, w_cf: 0.6, w_buy_again: 0.3, w_popularity: 0.1 }
+        Self {
+            model: CfModel::Knn { k: 100 },
+            w_cf: 0.6,
+            w_buy_again: 0.3,
+            w_popularity: 0.1,
+            buy_again: BuyAgainScore::Cycle,
+        }
     }
 }
 
@@ -595,6 +619,7 @@ struct UserScorer<'a> {
     repurchasable: &'a [bool],
     cycle_days: &'a [f32],
     due_width: f64,
+    buy_again: BuyAgainScore,
     pool: usize,
     history_half_life: f64,
 }
@@ -640,7 +665,7 @@ impl UserScorer<'_> {
         for h in &history {
             let i = h.item as usize;
             if self.repurchasable[i] {
-                buy_again.push((h.item, buy_again_score(h, self.cycle_days[i], as_of, self.due_width)));
+                buy_again.push((h.item, self.buy_again.score(h, self.cycle_days[i], as_of, self.due_width)));
             } else {
                 state[i] = EXCLUDED;
             }
@@ -718,6 +743,21 @@ impl UserScorer<'_> {
     }
 }
 
+impl UserScorer<'_> {
+    /// Replaces the buy-again scores of `cands` (made from `history` at `as_of`) by those of `score`.
+    fn rescore(&self, cands: &mut [Candidate], history: &[ItemHistory], as_of: i32, score: BuyAgainScore) {
+        for c in cands.iter_mut() {
+            let i = c.item as usize;
+            if !self.repurchasable[i] {
+                continue;
+            }
+            if let Ok(k) = history.binary_search_by_key(&c.item, |h| h.item) {
+                c.buy_again = score.score(&history[k], self.cycle_days[i], as_of, self.due_width);
+            }
+        }
+    }
+}
+
 /// `Scratch::state` bit: the item was bought and is not repurchasable.
 const EXCLUDED: u8 = 1;
 /// `Scratch::state` bit: the item has a collaborative score.
@@ -790,7 +830,7 @@ fn top_k<T: Copy>(items: impl Iterator<Item = T>, k: usize, better: impl Fn(&T, 
 
 /// The weight triples (w_cf, w_buy_again, w_popularity) on the simplex with the params' step, w_cf = 1 first
 /// (so ties keep the plainer blend); only w_cf = 0 when there is no collaborative model.
-fn weight_grid(model: CfModel, step: f64) -> Vec<BlendChoice> {
+fn weight_grid(model: CfModel, step: f64, buy_again: BuyAgainScore) -> Vec<BlendChoice> {
     let n = (1.0 / step).round() as usize;
     let mut out = Vec::new();
     for a in (0..=n).rev() {
@@ -799,7 +839,8 @@ fn weight_grid(model: CfModel, step: f64) -> Vec<BlendChoice> {
         }
         for b in 0..=n - a {
             let (w_cf, w_buy_again) = (a as f64 / n as f64, b as f64 / n as f64);
-            out.push(BlendChoice { model, w_cf, w_buy_again, w_popularity: (1.0 - w_cf - w_buy_again).max(0.0) });
+            let w_popularity = (1.0 - w_cf - w_buy_again).max(0.0);
+            out.push(BlendChoice { model, w_cf, w_buy_again, w_popularity, buy_again });
         }
     }
     out
@@ -924,7 +965,15 @@ pub fn select_blend_folds_cached(
             tracing::debug!(?model, "affinity validation: skipped (item-kNN adds nothing to buy-again and popularity)");
             continue;
         }
-        let grid = weight_grid(model, params.blend_step);
+        // Staged: the buy-again scores are compared in the blend without a collaborative model (the first row);
+        // the collaborative blends use the winner.
+        let variants: Vec<BuyAgainScore> = match rows.first() {
+            Some(r) => vec![r.choice.buy_again],
+            None if params.buy_again_grid.is_empty() => vec![BuyAgainScore::Cycle],
+            None => params.buy_again_grid.clone(),
+        };
+        let per_variant = weight_grid(model, params.blend_step, BuyAgainScore::Cycle).len();
+        let grid: Vec<BlendChoice> = variants.iter().flat_map(|&v| weight_grid(model, params.blend_step, v)).collect();
         let mut means = vec![0.0f64; grid.len()];
         let mut fit_seconds = 0.0;
         for (f, (fold, shared, g, users, histories, truths)) in prepared.iter().enumerate() {
@@ -949,13 +998,16 @@ pub fn select_blend_folds_cached(
                 .into_par_iter()
                 .map(|idx| {
                     let segment = segments.get(users[idx].0 as usize).copied().filter(|&s| s != u16::MAX);
-                    let (cands, in_segment) = view.candidates(&histories[idx], segment, fold.as_of_day);
-                    grid.iter()
-                        .map(|w| {
+                    let (mut cands, in_segment) = view.candidates(&histories[idx], segment, fold.as_of_day);
+                    let mut out = Vec::with_capacity(grid.len());
+                    for block in grid.chunks(per_variant) {
+                        view.rescore(&mut cands, &histories[idx], fold.as_of_day, block[0].buy_again);
+                        out.extend(block.iter().map(|w| {
                             let items: Vec<u32> = rank(&cands, w, 10, in_segment).iter().map(|r| r.0).collect();
                             ndcg_at_k(&items, &truths[idx], 10)
-                        })
-                        .collect::<Vec<f64>>()
+                        }));
+                    }
+                    out
                 })
                 .reduce(|| vec![0.0; grid.len()], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
             let n_users = users.len().max(1) as f64;
@@ -995,6 +1047,7 @@ fn user_scorer<'a>(
         repurchasable: &shared.repurchase.repurchasable,
         cycle_days: &shared.repurchase.cycle_days,
         due_width: params.due_width,
+        buy_again: BuyAgainScore::Cycle,
         pool: params.candidate_pool,
         history_half_life: params.history_half_life_days,
     }
@@ -1147,6 +1200,7 @@ impl AffinityModel {
             repurchasable: &self.repurchasable,
             cycle_days: &self.cycle_days,
             due_width: self.due_width,
+            buy_again: self.choice.buy_again,
             pool: self.candidate_pool,
             history_half_life: self.history_half_life_days,
         }

@@ -28,7 +28,13 @@ fn shop() -> Vec<Event> {
 #[test]
 fn an_item_bought_weekly_and_last_bought_a_week_ago_ranks_first() {
     let train = Interactions::from_events(20, 6, &shop()).unwrap();
-    let choice = BlendChoice { model: CfModel::Knn { k: 10 }, w_cf: 0.4, w_buy_again: 0.4, w_popularity: 0.2 };
+    let choice = BlendChoice {
+        model: CfModel::Knn { k: 10 },
+        w_cf: 0.4,
+        w_buy_again: 0.4,
+        w_popularity: 0.2,
+        buy_again: BuyAgainScore::Cycle,
+    };
     let model = fit_with_choice(&train, &[], &AffinityParams::default(), choice).unwrap();
     assert!(model.repurchasable[0] && model.repurchasable[1] && !model.repurchasable[2]);
     // Milk every 7 days, last on day 49; bread every 7 days, last on day 53; as of day 56 milk is due.
@@ -111,7 +117,13 @@ fn als_recommendations_fold_the_customer_in() {
     }
     let train = Interactions::from_events(30, 6, &events).unwrap();
     let params = AffinityParams { als_factors: 2, als_regularization: 0.1, ..AffinityParams::default() };
-    let choice = BlendChoice { model: CfModel::Als, w_cf: 1.0, w_buy_again: 0.0, w_popularity: 0.0 };
+    let choice = BlendChoice {
+        model: CfModel::Als,
+        w_cf: 1.0,
+        w_buy_again: 0.0,
+        w_popularity: 0.0,
+        buy_again: BuyAgainScore::Cycle,
+    };
     let model = fit_with_choice(&train, &[], &params, choice).unwrap();
     let recs = model.recommend(&[(0, 1, 1.0), (1, 1, 1.0)], None, 2, 1);
     assert_eq!(recs[0].0, 2);
@@ -141,8 +153,8 @@ fn the_model_survives_a_serde_round_trip() {
 
 #[test]
 fn weight_grid_covers_the_simplex() {
-    assert_eq!(weight_grid(CfModel::Als, 0.1).len(), 66);
-    assert_eq!(weight_grid(CfModel::None, 0.5).len(), 3);
+    assert_eq!(weight_grid(CfModel::Als, 0.1, BuyAgainScore::Cycle).len(), 66);
+    assert_eq!(weight_grid(CfModel::None, 0.5, BuyAgainScore::Cycle).len(), 3);
 }
 
 /// Reference checks on the shared P4/P5 splits (run with `--run-ignored only --release` and `--nocapture`).
@@ -201,7 +213,7 @@ mod reference {
     }
 
     fn alone(model: CfModel) -> BlendChoice {
-        BlendChoice { model, w_cf: 1.0, w_buy_again: 0.0, w_popularity: 0.0 }
+        BlendChoice { model, w_cf: 1.0, w_buy_again: 0.0, w_popularity: 0.0, buy_again: BuyAgainScore::Cycle }
     }
 
     #[test]
@@ -382,7 +394,13 @@ mod reference {
             ("EASE λ=500 alone", alone(CfModel::Ease { lambda: 500.0 }), "0.2826 / 0.3635"),
             (
                 "buy-again alone",
-                BlendChoice { model: CfModel::None, w_cf: 0.0, w_buy_again: 1.0, w_popularity: 0.0 },
+                BlendChoice {
+                    model: CfModel::None,
+                    w_cf: 0.0,
+                    w_buy_again: 1.0,
+                    w_popularity: 0.0,
+                    buy_again: BuyAgainScore::Cycle,
+                },
                 "0.2062 / 0.2859 (count-based)",
             ),
         ];
@@ -506,7 +524,13 @@ fn history_half_life_lets_recent_items_vote_more() {
     }
     events.push((20, 2, 1, 1.0));
     let train = Interactions::from_events(21, 4, &events).unwrap();
-    let choice = BlendChoice { model: CfModel::Knn { k: 10 }, w_cf: 1.0, w_buy_again: 0.0, w_popularity: 0.0 };
+    let choice = BlendChoice {
+        model: CfModel::Knn { k: 10 },
+        w_cf: 1.0,
+        w_buy_again: 0.0,
+        w_popularity: 0.0,
+        buy_again: BuyAgainScore::Cycle,
+    };
     let history = [(1, 10, 1.0), (0, 99, 1.0)];
     let plain = fit_with_choice(&train, &[], &AffinityParams::default(), choice).unwrap();
     // Without decay item 3 wins: its cosine with item 1 (10 / (10 + 10)) beats 2's with item 0 (10 / (√110 + 10)).
@@ -525,9 +549,50 @@ fn user_weighted_ease_and_popularity_power_are_validated_and_fitted() {
     let train = Interactions::from_events(20, 6, &shop()).unwrap();
     let params =
         AffinityParams { ease_user_weight_power: 0.25, ease_popularity_power: -0.1, ..AffinityParams::default() };
-    let choice = BlendChoice { model: CfModel::Ease { lambda: 5.0 }, w_cf: 1.0, w_buy_again: 0.0, w_popularity: 0.0 };
+    let choice = BlendChoice {
+        model: CfModel::Ease { lambda: 5.0 },
+        w_cf: 1.0,
+        w_buy_again: 0.0,
+        w_popularity: 0.0,
+        buy_again: BuyAgainScore::Cycle,
+    };
     let model = fit_with_choice(&train, &[], &params, choice).unwrap();
     // Items 3, 4, 5 are bought together: a customer with 3 and 4 is recommended 5 first.
     let recs = model.recommend(&[(3, 20, 1.0), (4, 20, 1.0)], None, 21, 1);
     assert_eq!(recs[0].0, 5);
+}
+
+#[test]
+fn the_chosen_buy_again_score_orders_the_list() {
+    // Customer 0 bought item 0 on four days long ago (10-day cycle, long overdue) and item 1 on two recent days
+    // (3-day cycle, nearly due); customer 1 makes both items repurchasable.
+    let events = [
+        (0, 0, 0, 1.0),
+        (0, 0, 10, 1.0),
+        (0, 0, 20, 1.0),
+        (0, 0, 30, 1.0),
+        (0, 1, 95, 1.0),
+        (0, 1, 98, 1.0),
+        (1, 0, 1, 1.0),
+        (1, 0, 5, 1.0),
+        (1, 1, 2, 1.0),
+        (1, 1, 6, 1.0),
+    ];
+    let train = Interactions::from_events(2, 2, &events).unwrap();
+    let params = AffinityParams { repurchase_prior_buyers: 0.0, ..AffinityParams::default() };
+    let history: Vec<(u32, i32, f32)> = events.iter().filter(|e| e.0 == 0).map(|e| (e.1, e.2, e.3)).collect();
+    let order = |buy_again: BuyAgainScore| {
+        let choice = BlendChoice { model: CfModel::None, w_cf: 0.0, w_buy_again: 1.0, w_popularity: 0.0, buy_again };
+        let model = fit_with_choice(&train, &[], &params, choice).unwrap();
+        model.recommend(&history, None, 100, 2).iter().map(|r| r.0).collect::<Vec<u32>>()
+    };
+    // The cycle score puts the nearly due item first; plain frequency the most bought one.
+    assert_eq!(order(BuyAgainScore::Cycle), vec![1, 0]);
+    assert_eq!(order(BuyAgainScore::Frequency { lines: false, half_life_days: 0.0, due_share: 0.0 }), vec![0, 1]);
+    // Validation only ever picks a score of the grid; an empty grid means the cycle score.
+    let fitted = fit_affinity(&train, &[], 100, &AffinityParams { buy_again_grid: Vec::new(), ..params.clone() });
+    assert_eq!(fitted.unwrap().choice.buy_again, BuyAgainScore::Cycle);
+    let grid = BuyAgainScore::default_grid();
+    let fitted = fit_affinity(&train, &[], 100, &AffinityParams { buy_again_grid: grid.clone(), ..params }).unwrap();
+    assert!(grid.contains(&fitted.choice.buy_again));
 }
