@@ -970,7 +970,13 @@ pub fn select_blend_folds_cached(
         let variants: Vec<BuyAgainScore> = match rows.first() {
             Some(r) => vec![r.choice.buy_again],
             None if params.buy_again_grid.is_empty() => vec![BuyAgainScore::Cycle],
-            None => params.buy_again_grid.clone(),
+            None => {
+                // Counting lines is counting days when no validation user bought an item twice on one day.
+                let lines_differ = prepared.iter().any(|p| p.4.iter().flatten().any(|h| h.events != h.distinct_days));
+                let mut grid = params.buy_again_grid.clone();
+                grid.retain(|v| lines_differ || !matches!(v, BuyAgainScore::Frequency { lines: true, .. }));
+                grid
+            }
         };
         let per_variant = weight_grid(model, params.blend_step, BuyAgainScore::Cycle).len();
         let grid: Vec<BlendChoice> = variants.iter().flat_map(|&v| weight_grid(model, params.blend_step, v)).collect();
