@@ -33,9 +33,9 @@ fn every_model_beats_its_baseline_and_the_bundle_round_trips() {
     let data = dir.path().join("data");
     generate(&DemoParams { customers: 4_000, seed: 17, defects: true }, &data).unwrap();
     let config = SourceConfig::load(&data.join("tagcenter.toml"), None).unwrap();
-    let unified = unify(config, &dir.path().join("quarantine"), &Progress::silent()).unwrap();
+    let mut unified = unify(config, &dir.path().join("quarantine"), &Progress::silent()).unwrap();
     let params = quick_params();
-    let outcome = train(&unified, &params, &|_| {}).unwrap();
+    let outcome = train(&mut unified, &params, &|_| {}).unwrap();
     let b = &outcome.backtest;
 
     assert!(b.churn.model.roc_auc > b.churn.baseline.roc_auc + 0.02, "{:?}", b.churn);
@@ -50,7 +50,11 @@ fn every_model_beats_its_baseline_and_the_bundle_round_trips() {
     assert!(b.recommendations.model.ndcg > 1.5 * b.recommendations.baseline.ndcg, "{:?}", b.recommendations);
     assert!(b.recommendations.model.recall > b.recommendations.baseline.recall, "{:?}", b.recommendations);
 
-    let bundle = assemble(&unified, &outcome, &params, 17);
+    // The exports come first: assembling moves the per-customer outputs into the bundle.
+    let exports = dir.path().join("exports");
+    write_exports(&unified, &outcome.models, &ExportOptions::default(), &exports).unwrap();
+    let mut outcome = outcome;
+    let bundle = assemble(&unified, &mut outcome, &params, 17);
     let n = unified.identity.customers();
     assert_eq!(bundle.contents.customers.ids.len(), n);
     assert_eq!(bundle.contents.churn.probability.len(), n);
@@ -72,8 +76,6 @@ fn every_model_beats_its_baseline_and_the_bundle_round_trips() {
     loaded.write(&again).unwrap();
     assert!(std::fs::read(&again).unwrap() == std::fs::read(&path).unwrap(), "byte-identical rewrite");
 
-    let exports = dir.path().join("exports");
-    write_exports(&unified, &outcome.models, &ExportOptions::default(), &exports).unwrap();
     let predictions = std::fs::read_to_string(exports.join("predictions.csv")).unwrap();
     assert_eq!(predictions.lines().count(), scored + 1);
     assert!(predictions.lines().nth(1).unwrap().split(',').nth(3).unwrap().contains('|'), "top items joined by |");

@@ -359,7 +359,7 @@ fn link_and_train(
     models: &Path,
     settings: &TrainSettings<'_>,
 ) -> Result<Unified> {
-    let unified = unify_sources(config_path, data, &out.join("unified"))?;
+    let mut unified = unify_sources(config_path, data, &out.join("unified"))?;
     let report = unified.report(unified.config.project.reference_date, None);
     let identity = &report.identity;
     eprintln!(
@@ -368,7 +368,7 @@ fn link_and_train(
         identity.customers,
         report.sources.iter().map(|q| q.rows_read).sum::<u64>()
     );
-    run_train(&unified, out, models, settings)?;
+    run_train(&mut unified, out, models, settings)?;
     Ok(unified)
 }
 
@@ -380,12 +380,15 @@ struct TrainSettings<'a> {
     truth: Option<&'a Path>,
 }
 
-fn run_train(unified: &Unified, out: &Path, models: &Path, settings: &TrainSettings<'_>) -> Result<()> {
+/// Trains on `unified` and writes everything; releases the store's transaction lines once the exports and
+/// unify outputs are written (the bundle needs none of them), which lowers the run's peak memory.
+fn run_train(unified: &mut Unified, out: &Path, models: &Path, settings: &TrainSettings<'_>) -> Result<()> {
     let TrainSettings { horizon, seed, export, truth } = *settings;
     let started = Instant::now();
     let mut params = TrainParams { horizon_days: horizon, ..TrainParams::default() };
     params.churn.seed = seed;
     params.affinity.seed = seed;
+    params.release_transactions = true;
     let mut outcome = train(unified, &params, &|stage| eprintln!("· {stage}"))?;
     let mut clock = Instant::now();
     let mut lap = |stage: &str, timings: &mut Vec<StageTiming>| {
@@ -393,41 +396,36 @@ fn run_train(unified: &Unified, out: &Path, models: &Path, settings: &TrainSetti
         timings.push(StageTiming { stage: stage.to_owned(), seconds: clock.elapsed().as_secs_f64(), peak_rss_mib });
         clock = Instant::now();
     };
-    let bundle = assemble(unified, &outcome, &params, seed);
-    lap("assemble_bundle", &mut outcome.timings);
-    let path = models.join(format!("{}.tcb", bundle.header.model_version));
-    let latest = models.join("latest.tcb");
-    // The bundle, the exports and the unify outputs are independent writers: run side by side.
+    // The unify outputs and the exports are independent writers: run side by side. The bundle is
+    // assembled after them, so its copy of the per-customer outputs is not alive beside their buffers.
     let unified_out = out.join("unified");
     let as_of = unified.config.project.reference_date;
-    let (unify_outputs, exports) = std::thread::scope(|scope| -> Result<_> {
+    let (unify_outputs, unify_seconds, exports_seconds) = std::thread::scope(|scope| -> Result<_> {
         let unify_outputs = scope.spawn(|| {
             let started = Instant::now();
             write_unify_outputs(unified, &outcome.models.profiles, as_of, &unified_out, truth)
                 .map(|o| (o, started.elapsed().as_secs_f64()))
         });
-        let exports = scope.spawn(|| {
-            let started = Instant::now();
-            let options = ExportOptions { horizon_days: horizon, ..export.options() };
-            write_exports(unified, &outcome.models, &options, &out.join("exports"))
-                .map(|()| started.elapsed().as_secs_f64())
-        });
         let started = Instant::now();
-        bundle.write(&path)?;
-        std::fs::copy(&path, &latest).with_context(|| format!("copying {} to {}", path.display(), latest.display()))?;
+        let options = ExportOptions { horizon_days: horizon, ..export.options() };
+        write_exports(unified, &outcome.models, &options, &out.join("exports"))?;
         write_report(&outcome.backtest, &format!("{} — backtest", unified.config.project.name), &out.join("report"))?;
-        let bundle_seconds = started.elapsed().as_secs_f64();
-        let unify_outputs = unify_outputs.join().map_err(|_| anyhow::anyhow!("the unify writer panicked"))??;
-        let exports_seconds = exports.join().map_err(|_| anyhow::anyhow!("the export writer panicked"))??;
-        Ok((unify_outputs, (exports_seconds, bundle_seconds)))
+        let exports_seconds = started.elapsed().as_secs_f64();
+        let (unify_outputs, unify_seconds) =
+            unify_outputs.join().map_err(|_| anyhow::anyhow!("the unify writer panicked"))??;
+        Ok((unify_outputs, unify_seconds, exports_seconds))
     })?;
-    lap("outputs_in_parallel", &mut outcome.timings);
-    let (unify_outputs, unify_seconds) = unify_outputs;
-    let (exports_seconds, bundle_seconds) = exports;
+    lap("unify_outputs_and_exports", &mut outcome.timings);
+    let unified: &Unified = unified;
+    let bundle = assemble(unified, &mut outcome, &params, seed);
+    lap("assemble_bundle", &mut outcome.timings);
+    let path = models.join(format!("{}.tcb", bundle.header.model_version));
+    let latest = models.join("latest.tcb");
+    bundle.write(&path)?;
+    std::fs::copy(&path, &latest).with_context(|| format!("copying {} to {}", path.display(), latest.display()))?;
+    lap("write_bundle", &mut outcome.timings);
     unify_outputs.print(&unified_out);
-    for (stage, seconds) in
-        [("  bundle_and_report", bundle_seconds), ("  exports", exports_seconds), ("  unify_outputs", unify_seconds)]
-    {
+    for (stage, seconds) in [("  exports_and_report", exports_seconds), ("  unify_outputs", unify_seconds)] {
         outcome.timings.push(StageTiming { stage: stage.to_owned(), seconds, peak_rss_mib: f64::NAN });
     }
     let b = &outcome.backtest;

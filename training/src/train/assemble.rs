@@ -15,7 +15,7 @@ use crate::features::Encoding;
 use crate::models::timing::timing_outputs;
 use crate::unify::Unified;
 use crate::unify::output::tag_catalog;
-use crate::unify::profile::{ProfileTable, Values};
+use crate::unify::profile::{ProfileColumn, ProfileTable, Values};
 
 /// Fingerprint of the data a bundle was trained on: sources' row counts and date ranges, customers, keys.
 pub fn data_fingerprint(unified: &Unified) -> String {
@@ -33,10 +33,10 @@ pub fn data_fingerprint(unified: &Unified) -> String {
     hasher.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-fn profile_columns(profiles: &ProfileTable) -> Vec<ProfileColumnData> {
-    profiles
-        .columns
-        .iter()
+/// The bundle's compact columns, consuming the profile's (each wide column is freed once converted).
+fn profile_columns(columns: Vec<ProfileColumn>) -> Vec<ProfileColumnData> {
+    columns
+        .into_iter()
         .map(|c| {
             let values = match &c.values {
                 Values::Number(v) => ColumnValues::Number(v.iter().map(|x| *x as f32).collect()),
@@ -91,9 +91,14 @@ fn metrics(backtest: &Backtest) -> Vec<Metric> {
     ]
 }
 
-/// Builds the bundle.
-pub fn assemble(unified: &Unified, outcome: &TrainOutcome, params: &TrainParams, seed: u64) -> ModelBundle {
+/// Builds the bundle. The per-customer recommendations and profile columns are moved out of
+/// `outcome.models` into it (converted and freed list by list and column by column, so a million customers'
+/// outputs never exist twice): write the exports before assembling.
+pub fn assemble(unified: &Unified, outcome: &mut TrainOutcome, params: &TrainParams, seed: u64) -> ModelBundle {
+    let recommendation_lists = std::mem::take(&mut outcome.models.recommendations);
+    let profile_table_columns = std::mem::take(&mut outcome.models.profiles.columns);
     let models = &outcome.models;
+    let column = |name: &str| profile_table_columns.iter().find(|c| c.name == name);
     let n = unified.identity.customers();
 
     // Items, sorted by ID; the store's item indices are remapped.
@@ -144,7 +149,7 @@ pub fn assemble(unified: &Unified, outcome: &TrainOutcome, params: &TrainParams,
         row.resize(3, (0, 0.0));
         reasons.extend(row.into_iter().map(|(f, v)| ReasonCode { feature: f as u16, contribution: v as f32 }));
     }
-    let aov = match models.profiles.column("avg_order_value").map(|c| &c.values) {
+    let aov = match column("avg_order_value").map(|c| &c.values) {
         Some(Values::Number(v)) => v.clone(),
         _ => vec![f64::NAN; n],
     };
@@ -168,8 +173,13 @@ pub fn assemble(unified: &Unified, outcome: &TrainOutcome, params: &TrainParams,
 
     // Recommendations (CSR) with remapped items.
     let mut recs = Recommendations { offsets: vec![0], ..Recommendations::default() };
-    for list in &models.recommendations {
-        for &(item, score, reason) in list {
+    let total: usize = recommendation_lists.iter().map(Vec::len).sum();
+    recs.items.reserve_exact(total);
+    recs.scores.reserve_exact(total);
+    recs.reasons.reserve_exact(total);
+    recs.offsets.reserve_exact(recommendation_lists.len());
+    for list in recommendation_lists {
+        for (item, score, reason) in list {
             recs.items.push(remap[item as usize]);
             recs.scores.push(score);
             recs.reasons.push(reason);
@@ -203,7 +213,8 @@ pub fn assemble(unified: &Unified, outcome: &TrainOutcome, params: &TrainParams,
         .collect();
     recs.customer_segment = models.segments.clone();
 
-    let tags = tag_catalog(&models.profiles, &unified.dictionary)
+    let catalog_view = ProfileTable { customer_ids: Vec::new(), columns: profile_table_columns };
+    let tags = tag_catalog(&catalog_view, &unified.dictionary)
         .into_iter()
         .map(|e| TagInfo {
             name: e.tag,
@@ -216,7 +227,7 @@ pub fn assemble(unified: &Unified, outcome: &TrainOutcome, params: &TrainParams,
         })
         .collect();
 
-    let fingerprint = data_fingerprint(unified);
+    let fingerprint = outcome.data_fingerprint.clone();
     let mut notes = BTreeMap::new();
     notes.insert("seed".to_owned(), seed.to_string());
     notes.insert("customers".to_owned(), n.to_string());
@@ -257,7 +268,7 @@ pub fn assemble(unified: &Unified, outcome: &TrainOutcome, params: &TrainParams,
         customers: Customers {
             ids: identity.customer_ids.iter().map(|c| c.to_string()).collect(),
             keys,
-            profile: profile_columns(&models.profiles),
+            profile: profile_columns(catalog_view.columns),
         },
         items,
         tags,

@@ -73,6 +73,10 @@ pub struct TrainParams {
     pub affinity: AffinityParams,
     /// Feature encoding.
     pub features: FeatureParams,
+    /// Free the unified store's transaction lines, tag facts and tickets once the last point-in-time view
+    /// is built (nothing after it reads them; the caller can no longer compute profiles). Lowers the peak
+    /// memory of a training run by the size of the lines.
+    pub release_transactions: bool,
     /// At most this many buyers (a seeded sample) fit each churn model: the fit itself uses at most
     /// `churn.max_validation_rows + max(max_logistic_rows, max_forest_rows)` of them, so building the
     /// feature matrix for every buyer would only cost memory.
@@ -95,6 +99,7 @@ impl Default for TrainParams {
             },
             features: FeatureParams::default(),
             max_churn_fit_rows: 400_000,
+            release_transactions: false,
         }
     }
 }
@@ -207,6 +212,9 @@ pub struct TrainOutcome {
     pub models: FinalModels,
     /// Time and memory per stage.
     pub timings: Vec<StageTiming>,
+    /// Fingerprint of the training data (taken before training, so the caller may release the unified
+    /// store's transaction lines once the outputs that need them are written).
+    pub data_fingerprint: String,
 }
 
 /// Dominant spend category per customer (`u16::MAX` when none), from the profile's `share_*` columns.
@@ -229,7 +237,6 @@ pub fn segments(profiles: &ProfileTable, categories: &[String]) -> Vec<u16> {
 struct Context<'a> {
     unified: &'a Unified,
     history: PurchaseHistory,
-    interactions: Interactions,
     params: &'a TrainParams,
     categories: Vec<String>,
 }
@@ -343,8 +350,10 @@ fn fit_recency_baseline(train: &View, train_labels: &[bool]) -> Result<LogisticS
     Ok(LogisticScorer::fit_newton(&recency_matrix(train), train_labels, 1.0)?)
 }
 
-/// Trains, backtests and returns the final models.
-pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -> Result<TrainOutcome, TrainError> {
+/// Trains, backtests and returns the final models (`unified` is only changed when
+/// `params.release_transactions` is set).
+pub fn train(unified: &mut Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -> Result<TrainOutcome, TrainError> {
+    let as_of = unified.config.project.reference_date;
     let mut timings = Vec::new();
     let mut clock = Instant::now();
     let mut lap = |name: &str, timings: &mut Vec<StageTiming>| {
@@ -354,6 +363,7 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
     };
     let h = params.horizon_days as i32;
     let t = day_number(unified.config.project.reference_date);
+    let data_fingerprint = assemble::data_fingerprint(unified);
     on_stage("indexing purchases");
     let history = PurchaseHistory::build(unified);
     let n_customers = history.customers();
@@ -365,7 +375,7 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
     let interactions = Interactions::from_events(n_customers, n_items, &events)?;
     drop(events);
     let categories = unified.dictionary.categories.canonical.clone();
-    let ctx = Context { unified, history, interactions, params, categories };
+    let ctx = Context { unified: &*unified, history, params, categories };
     lap("index", &mut timings);
 
     // At most two point-in-time views are alive at once (each holds a full profile table): T−2H is dropped
@@ -421,7 +431,7 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
     lap("backtest_timing", &mut timings);
 
     on_stage("backtest: recommendations");
-    let affinity_bt = fit_affinity(&ctx.interactions, &mid.segments, mid.day, &params.affinity)?;
+    let affinity_bt = fit_affinity(&interactions, &mid.segments, mid.day, &params.affinity)?;
     lap("backtest_affinity_fit", &mut timings);
     let evaluated: Vec<usize> = (0..n_customers).filter(|&c| ctx.history.bought_between(c, mid.day, t)).collect();
     let truth: Vec<Vec<u32>> = evaluated
@@ -444,7 +454,15 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
                 .collect()
         })
         .collect();
-    let trained_items = ctx.interactions.before(mid.day).active_items();
+    let trained_items = {
+        let mut seen = vec![false; n_items];
+        for c in 0..n_customers {
+            for e in ctx.history.events_before(c, mid.day) {
+                seen[e.0 as usize] = true;
+            }
+        }
+        seen.into_iter().filter(|&s| s).count()
+    };
     // The baseline gives everyone the same list.
     let popular =
         vec![popularity_recommendations(&affinity_bt.popularity, &[Vec::new()], 10).remove(0); evaluated.len()];
@@ -479,6 +497,11 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
 
     on_stage("profiles and timing as of T");
     let now = ctx.view(t)?;
+    // Everything the final fits need from the purchase history is in `now` and `interactions`.
+    drop(ctx);
+    if params.release_transactions {
+        unified.store.release_transactions();
+    }
     lap("view_t", &mut timings);
 
     on_stage("final models: scores and recommendations");
@@ -496,7 +519,10 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
     }
     // The backtest validated the affinity component and blend on the 28 days before T−H; the final model
     // refits that choice on everything before T instead of validating again.
-    let history_now = ctx.interactions.before(now.day);
+    // The interactions before T are all the final fits need: free the full table before the
+    // recommendations, the stage's largest allocation.
+    let history_now = interactions.before(now.day);
+    drop(interactions);
     let mut affinity = fit_with_choice(&history_now, &now.segments, &params.affinity, affinity_choice)?;
     affinity.validation = affinity_validation;
     let k = params.recommendations_per_customer;
@@ -505,7 +531,7 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
     lap("final_models", &mut timings);
 
     let models = FinalModels {
-        as_of: ctx.date(now.day),
+        as_of,
         churn: churn_final,
         schema,
         churn_probability,
@@ -517,5 +543,5 @@ pub fn train(unified: &Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -
         segments: now.segments,
         profiles: now.profiles,
     };
-    Ok(TrainOutcome { backtest, models, timings })
+    Ok(TrainOutcome { backtest, models, timings, data_fingerprint })
 }

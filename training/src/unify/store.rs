@@ -122,6 +122,14 @@ impl Store {
         self.tickets.extend(batch.tickets.iter().map(|t| Ticket { record: record_map[t.record as usize], ..*t }));
     }
 
+    /// Frees the transaction lines, tag facts and tickets (profiles can no longer be computed afterwards;
+    /// the records, keys and items stay). Training calls it once its outputs no longer need them.
+    pub fn release_transactions(&mut self) {
+        self.lines = Vec::new();
+        self.facts = Vec::new();
+        self.tickets = Vec::new();
+    }
+
     /// Source name of a record.
     pub fn source_of(&self, record: u32) -> &str {
         &self.sources[usize::from(self.record_source[record as usize])]
