@@ -517,7 +517,7 @@ pub fn train(unified: &mut Unified, params: &TrainParams, on_stage: &dyn Fn(&str
         churn_probability[c] = p;
         churn_reasons[c] = r;
     }
-    // The backtest validated the affinity component and blend on the 28 days before T−H; the final model
+    // The backtest validated the affinity component and blend on the 91 days before T−H; the final model
     // refits that choice on everything before T instead of validating again.
     // The interactions before T are all the final fits need: free the full table before the
     // recommendations, the stage's largest allocation.
