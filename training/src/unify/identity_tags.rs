@@ -14,20 +14,12 @@ use super::store::Store;
 /// First dated fact of every record (UTC seconds), `None` for records never dated.
 pub fn first_seen(store: &Store) -> Vec<Option<i64>> {
     let n = store.records.len();
-    let mut first: Vec<i64> = store
-        .lines
-        .par_chunks(1 << 16)
-        .fold(
-            || vec![i64::MAX; n],
-            |mut acc, chunk| {
-                for l in chunk {
-                    let slot = &mut acc[l.record as usize];
-                    *slot = (*slot).min(l.ts);
-                }
-                acc
-            },
-        )
-        .reduce(|| vec![i64::MAX; n], |a, b| a.into_iter().zip(b).map(|(x, y)| x.min(y)).collect());
+    // One sequential pass: a per-thread copy of a vector over every record would cost more than it saves.
+    let mut first = vec![i64::MAX; n];
+    for l in &store.lines {
+        let slot = &mut first[l.record as usize];
+        *slot = (*slot).min(l.ts);
+    }
     for t in &store.tickets {
         let slot = &mut first[t.record as usize];
         *slot = (*slot).min(t.ts);
