@@ -93,28 +93,7 @@ impl Dense {
 /// The co-occurrence Gram G = XᵀX of the binary matrix given as sorted distinct items per user:
 /// G[i][j] = number of users with both i and j, G[i][i] = number of users of i. Rows in parallel.
 pub(crate) fn gram(rows: &[Vec<u32>], n_items: usize) -> Dense {
-    let mut cols: Vec<Vec<u32>> = vec![Vec::new(); n_items];
-    for (u, r) in rows.iter().enumerate() {
-        for &i in r {
-            cols[i as usize].push(u as u32);
-        }
-    }
-    let mut data = vec![0.0f64; n_items * n_items];
-    let fill = |(i, row): (usize, &mut [f64])| {
-        for &u in &cols[i] {
-            for &j in &rows[u as usize] {
-                row[j as usize] += 1.0;
-            }
-        }
-    };
-    // Small matrices in one thread: dispatching to a busy pool costs more than the work.
-    let work: usize = rows.iter().map(|r| r.len() * r.len()).sum::<usize>() + n_items * n_items;
-    if n_items > 0 && work < SERIAL_WORK {
-        data.chunks_mut(n_items).enumerate().for_each(fill);
-    } else if n_items > 0 {
-        data.par_chunks_mut(n_items).enumerate().for_each(fill);
-    }
-    Dense { n: n_items, data }
+    gram_with_weights(rows, n_items, None)
 }
 
 /// The user-weighted co-occurrence Gram G_w = Xᵀ W² X with W = diag(|u|^(−power)): a user with many items
@@ -124,6 +103,11 @@ pub(crate) fn weighted_gram(rows: &[Vec<u32>], n_items: usize, power: f64) -> De
         return gram(rows, n_items);
     }
     let weight: Vec<f64> = rows.iter().map(|r| (r.len().max(1) as f64).powf(-2.0 * power)).collect();
+    gram_with_weights(rows, n_items, Some(&weight))
+}
+
+/// Xᵀ W² X with each user's pair weight in `weight` (1 for every user when `None`).
+fn gram_with_weights(rows: &[Vec<u32>], n_items: usize, weight: Option<&[f64]>) -> Dense {
     let mut cols: Vec<Vec<u32>> = vec![Vec::new(); n_items];
     for (u, r) in rows.iter().enumerate() {
         for &i in r {
@@ -133,13 +117,17 @@ pub(crate) fn weighted_gram(rows: &[Vec<u32>], n_items: usize, power: f64) -> De
     let mut data = vec![0.0f64; n_items * n_items];
     let fill = |(i, row): (usize, &mut [f64])| {
         for &u in &cols[i] {
-            let w = weight[u as usize];
+            let w = weight.map_or(1.0, |w| w[u as usize]);
             for &j in &rows[u as usize] {
                 row[j as usize] += w;
             }
         }
     };
-    if n_items > 0 {
+    // Small matrices in one thread: dispatching to a busy pool costs more than the work.
+    let work: usize = rows.iter().map(|r| r.len() * r.len()).sum::<usize>() + n_items * n_items;
+    if n_items > 0 && work < SERIAL_WORK {
+        data.chunks_mut(n_items).enumerate().for_each(fill);
+    } else if n_items > 0 {
         data.par_chunks_mut(n_items).enumerate().for_each(fill);
     }
     Dense { n: n_items, data }
