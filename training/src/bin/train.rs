@@ -14,7 +14,7 @@ use tagcenter_training::sources::config::SourceConfig;
 use tagcenter_training::train::assemble::assemble;
 use tagcenter_training::train::export::{ExportOptions, write_exports};
 use tagcenter_training::train::report::write_report;
-use tagcenter_training::train::{StageTiming, TrainParams, train};
+use tagcenter_training::train::{StageClock, StageTiming, TrainParams, train};
 use tagcenter_training::unify::profile::ProfileTable;
 use tagcenter_training::unify::{Progress, Unified, unify};
 
@@ -390,12 +390,8 @@ fn run_train(unified: &mut Unified, out: &Path, models: &Path, settings: &TrainS
     params.affinity.seed = seed;
     params.release_transactions = true;
     let mut outcome = train(unified, &params, &|stage| eprintln!("· {stage}"))?;
-    let mut clock = Instant::now();
-    let mut lap = |stage: &str, timings: &mut Vec<StageTiming>| {
-        let peak_rss_mib = tagcenter_training::memory::peak_rss_mib().unwrap_or(f64::NAN);
-        timings.push(StageTiming { stage: stage.to_owned(), seconds: clock.elapsed().as_secs_f64(), peak_rss_mib });
-        clock = Instant::now();
-    };
+    let mut clock = StageClock::start();
+    let mut lap = |stage: &str, timings: &mut Vec<StageTiming>| clock.lap(stage, timings);
     // The unify outputs and the exports are independent writers: run side by side. The bundle is
     // assembled after them, so its copy of the per-customer outputs is not alive beside their buffers.
     let unified_out = out.join("unified");

@@ -204,6 +204,23 @@ pub struct StageTiming {
     pub peak_rss_mib: f64,
 }
 
+/// Times consecutive stages: each lap records the time since the previous one and the peak memory so far.
+pub struct StageClock(Instant);
+
+impl StageClock {
+    /// Starts timing the first stage.
+    pub fn start() -> Self {
+        Self(Instant::now())
+    }
+
+    /// Ends the current stage as `stage` (appended to `timings`) and starts the next.
+    pub fn lap(&mut self, stage: &str, timings: &mut Vec<StageTiming>) {
+        let peak_rss_mib = crate::memory::peak_rss_mib().unwrap_or(f64::NAN);
+        timings.push(StageTiming { stage: stage.to_owned(), seconds: self.0.elapsed().as_secs_f64(), peak_rss_mib });
+        self.0 = Instant::now();
+    }
+}
+
 /// A finished training run.
 pub struct TrainOutcome {
     /// The backtest.
@@ -355,12 +372,8 @@ fn fit_recency_baseline(train: &View, train_labels: &[bool]) -> Result<LogisticS
 pub fn train(unified: &mut Unified, params: &TrainParams, on_stage: &dyn Fn(&str)) -> Result<TrainOutcome, TrainError> {
     let as_of = unified.config.project.reference_date;
     let mut timings = Vec::new();
-    let mut clock = Instant::now();
-    let mut lap = |name: &str, timings: &mut Vec<StageTiming>| {
-        let peak_rss_mib = crate::memory::peak_rss_mib().unwrap_or(f64::NAN);
-        timings.push(StageTiming { stage: name.to_owned(), seconds: clock.elapsed().as_secs_f64(), peak_rss_mib });
-        clock = Instant::now();
-    };
+    let mut clock = StageClock::start();
+    let mut lap = |name: &str, timings: &mut Vec<StageTiming>| clock.lap(name, timings);
     let h = params.horizon_days as i32;
     let t = day_number(unified.config.project.reference_date);
     let data_fingerprint = assemble::data_fingerprint(unified);

@@ -25,23 +25,7 @@ pub struct LogisticScorer {
 impl LogisticScorer {
     /// Fits with L2 strength `alpha`.
     pub fn fit(x: &FeatureMatrix, y: &[bool], alpha: f64, max_iterations: u64) -> Result<Self, ChurnError> {
-        let w = x.n_cols();
-        let n = x.n_rows.max(1) as f64;
-        let mut means = vec![0.0; w];
-        for i in 0..x.n_rows {
-            for (m, v) in means.iter_mut().zip(x.row(i)) {
-                *m += v / n;
-            }
-        }
-        let mut stds = vec![0.0; w];
-        for i in 0..x.n_rows {
-            for ((s, v), m) in stds.iter_mut().zip(x.row(i)).zip(&means) {
-                *s += (v - m).powi(2) / n;
-            }
-        }
-        for s in &mut stds {
-            *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
-        }
+        let (means, stds) = standardization(x);
         let mut z = x.clone();
         standardize(&mut z, &means, &stds);
         let dataset = Dataset::new(z.to_ndarray(), Array1::from(y.to_vec()));
@@ -121,6 +105,28 @@ impl LogisticScorer {
     }
 }
 
+/// Column means and standard deviations of `x` (population; 1 where a column is constant).
+fn standardization(x: &FeatureMatrix) -> (Vec<f64>, Vec<f64>) {
+    let w = x.n_cols();
+    let n = x.n_rows.max(1) as f64;
+    let mut means = vec![0.0; w];
+    for i in 0..x.n_rows {
+        for (m, v) in means.iter_mut().zip(x.row(i)) {
+            *m += v / n;
+        }
+    }
+    let mut stds = vec![0.0; w];
+    for i in 0..x.n_rows {
+        for ((s, v), m) in stds.iter_mut().zip(x.row(i)).zip(&means) {
+            *s += (v - m).powi(2) / n;
+        }
+    }
+    for s in &mut stds {
+        *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
+    }
+    (means, stds)
+}
+
 /// A standardized design with a leading intercept column, and the 0/1 target.
 struct Design {
     means: Vec<f64>,
@@ -135,21 +141,7 @@ impl Design {
         if n == 0 || y.len() != n {
             return Err(ChurnError::Logistic(format!("{n} rows, {} labels", y.len())));
         }
-        let mut means = vec![0.0; w];
-        for i in 0..n {
-            for (m, v) in means.iter_mut().zip(x.row(i)) {
-                *m += v / n as f64;
-            }
-        }
-        let mut stds = vec![0.0; w];
-        for i in 0..n {
-            for ((s, v), m) in stds.iter_mut().zip(x.row(i)).zip(&means) {
-                *s += (v - m).powi(2) / n as f64;
-            }
-        }
-        for s in &mut stds {
-            *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
-        }
+        let (means, stds) = standardization(x);
         let mut z = Array2::<f64>::zeros((n, w + 1));
         for (i, mut row) in z.rows_mut().into_iter().enumerate() {
             row[0] = 1.0;
