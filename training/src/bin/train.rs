@@ -228,7 +228,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Train { source, out, models, horizon, seed, export } => {
             let settings = TrainSettings { horizon, seed, export: &export, truth: None };
-            link_and_train(&source.config, source.data.as_deref(), &out, &models, &settings).map(drop)
+            link_and_train(&source.config, source.data.as_deref(), &out, &models, &settings).map(drop_in_background)
         }
         Command::Generate { customers, seed, no_defects, out } => generate_into(&out, customers, seed, !no_defects),
         Command::Unify { source, out, as_of, truth } => {
@@ -453,7 +453,14 @@ fn run_train(unified: &mut Unified, out: &Path, models: &Path, settings: &TrainS
         out.join("exports").display(),
         tagcenter_training::memory::peak_rss_mib().map_or(String::new(), |m| format!("; peak memory {m:.0} MiB")),
     );
+    drop_in_background((outcome, bundle));
     Ok(())
+}
+
+/// Frees `value` on a detached thread. Freeing millions of small allocations takes seconds at the end of a
+/// large run; the process can exit (or serve) meanwhile, and the operating system reclaims the rest.
+fn drop_in_background<T: Send + 'static>(value: T) {
+    std::thread::spawn(move || drop(value));
 }
 
 /// Serves a bundle with one demo API key holding every scope, printing how to call it.

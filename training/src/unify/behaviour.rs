@@ -254,27 +254,37 @@ pub fn behaviour_columns(
     let as_of_ts = day_start_ts(as_of, &tz);
     let as_of_day = day_number(as_of);
     let customer_of_record = &identity.customer_of_record;
-    let mut order: Vec<(u64, u32)> = store
-        .lines
-        .par_iter()
-        .enumerate()
-        .filter(|(_, l)| l.ts < as_of_ts)
-        .map(|(i, l)| {
-            ((u64::from(customer_of_record[l.record as usize]) << 32) | (l.ts.max(0) as u64 & 0xffff_ffff), i as u32)
-        })
-        .collect();
-    order.par_sort_unstable();
+    let key = |i: usize| {
+        let l = &store.lines[i];
+        (customer_of_record[l.record as usize], l.ts)
+    };
+    // A unify run leaves the lines sorted by customer and time (`Store::sort_lines_by_customer`), so each
+    // customer's lines are one run; any other store is read through a sorted permutation.
+    let n_lines = store.lines.len();
+    let sorted = (1..n_lines).into_par_iter().all(|i| key(i - 1) <= key(i));
+    let permutation: Option<Vec<u32>> = (!sorted).then(|| {
+        let mut order: Vec<u32> = (0..n_lines as u32).collect();
+        order.par_sort_by_key(|&i| key(i as usize));
+        order
+    });
+    let line_at = |k: usize| permutation.as_ref().map_or(k, |p| p[k] as usize);
 
-    // Split into per-customer groups, then compute each group in parallel.
+    // Per-customer runs, cut to the lines before the as-of date (a run is sorted by time).
     let mut groups: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
     let mut start = 0;
-    while start < order.len() {
-        let customer = (order[start].0 >> 32) as u32;
+    while start < n_lines {
+        let customer = key(line_at(start)).0;
         let mut end = start + 1;
-        while end < order.len() && (order[end].0 >> 32) as u32 == customer {
+        while end < n_lines && key(line_at(end)).0 == customer {
             end += 1;
         }
-        groups.push((customer, start..end));
+        let mut before = end;
+        while before > start && key(line_at(before - 1)).1 >= as_of_ts {
+            before -= 1;
+        }
+        if before > start {
+            groups.push((customer, start..before));
+        }
         start = end;
     }
     let n_categories = categories.len();
@@ -312,7 +322,7 @@ pub fn behaviour_columns(
                 let mut scratch = Scratch::new(n_categories, n_channels);
                 let mut out = vec![f64::NAN; part.len() * width];
                 for (k, (_, range)) in part.iter().enumerate() {
-                    let lines = order[range.clone()].iter().map(|&(_, i)| &store.lines[i as usize]);
+                    let lines = range.clone().map(|k| &store.lines[line_at(k)]);
                     let row = &mut out[k * width..(k + 1) * width];
                     scratch.fill_row(lines, store, &tz, as_of_day, &slots, row);
                 }
@@ -385,6 +395,8 @@ pub fn ticket_columns(
 
 #[cfg(test)]
 mod tests {
+    use tagcenter::domain::CustomerId;
+
     use super::*;
 
     #[test]
@@ -393,6 +405,64 @@ mod tests {
         assert_eq!(median_and_iqr(&[7.0]), Some((7.0, 0.0)));
         assert_eq!(median_and_iqr(&[1.0, 2.0, 3.0, 4.0, 5.0]), Some((3.0, 2.0)));
         assert_eq!(median_and_iqr(&[10.0, 20.0]), Some((15.0, 5.0)));
+    }
+
+    #[test]
+    fn tags_do_not_depend_on_the_order_of_the_lines() {
+        // Three records of two customers; lines out of order, one after the as-of date.
+        let mut store = Store { channels: vec!["web".into(), "pos".into()], ..Store::default() };
+        store.item_category = vec![None; 3];
+        store.item_price = vec![None; 3];
+        let line = |record, order, day: i64, item, amount, channel| TxnLine {
+            record,
+            order,
+            ts: day * 86_400 + 3_600,
+            item,
+            quantity: if amount < 0.0 { -1.0 } else { 1.0 },
+            amount,
+            coupon: order % 2 == 0,
+            channel,
+        };
+        store.lines = vec![
+            line(2, 7, 19_700, 1, 5.0, 1),
+            line(0, 1, 19_650, 0, 10.0, 0),
+            line(1, 9, 19_900, 2, 99.0, 0),
+            line(0, 2, 19_600, 2, 20.0, 1),
+            line(2, 8, 19_710, 0, -5.0, 1),
+            line(1, 3, 19_690, 1, 7.5, 0),
+        ];
+        let identity = Identity {
+            customer_of_record: vec![1, 0, 1],
+            customer_ids: vec![CustomerId::derive("a"), CustomerId::derive("b"), CustomerId::derive("c")],
+            customer_records: vec![1, 0, 2],
+            customer_offsets: vec![0, 1, 3, 3],
+            key_status: Vec::new(),
+            key_counts: Vec::new(),
+            fuzzy_links: Vec::new(),
+        };
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let as_of = NaiveDate::from_num_days_from_ce_opt(19_800 + 719_163).unwrap();
+        let scrambled = behaviour_columns(&store, &identity, &[], as_of, utc);
+        store.sort_lines_by_customer(&identity.customer_of_record);
+        assert!(store.lines.windows(2).all(|w| {
+            let c = |l: &TxnLine| identity.customer_of_record[l.record as usize];
+            (c(&w[0]), w[0].ts) <= (c(&w[1]), w[1].ts)
+        }));
+        let sorted = behaviour_columns(&store, &identity, &[], as_of, utc);
+        let number =
+            |columns: &[ProfileColumn], name: &str| match &columns.iter().find(|c| c.name == name).unwrap().values {
+                Values::Number(v) => v.clone(),
+                _ => panic!("{name} is not a number"),
+            };
+        for name in ["frequency", "monetary", "recency_days", "channel_pos_share", "return_rate"] {
+            let (a, b) = (number(&scrambled, name), number(&sorted, name));
+            assert!(a.iter().zip(&b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan())), "{name}: {a:?} vs {b:?}");
+        }
+        // Customer 0 (record 1): one purchase before the date (the 19 900 line is after it).
+        assert_eq!(number(&sorted, "frequency")[0], 1.0);
+        // Customer 1 (records 0 and 2): 10 + 20 + 5 bought, 5 returned; customer 2 has no lines.
+        assert_eq!(number(&sorted, "monetary")[1], 30.0);
+        assert!(number(&sorted, "recency_days")[2].is_nan());
     }
 
     #[test]

@@ -192,6 +192,7 @@ pub fn unify(config: SourceConfig, quarantine_dir: &Path, progress: &Progress) -
         edges: &store.edges,
     };
     let identity = identity::resolve(input, &params);
+    store.sort_lines_by_customer(&identity.customer_of_record);
     timings.push(("identity".to_owned(), stage.elapsed().as_secs_f64()));
     let peak_after_link_mib = crate::memory::peak_rss_mib();
 

@@ -1,6 +1,8 @@
 //! The unified store: every source's batch merged onto global indices — records (source-qualified keys),
 //! identity keys, items, channels — ready for identity resolution and behavioural tags.
 
+use rayon::prelude::*;
+
 use crate::interner::Interner;
 use crate::sources::batch::{SourceBatch, TagFact, Ticket, TxnLine};
 use crate::sources::catalog::Catalog;
@@ -120,6 +122,12 @@ impl Store {
         }
         self.facts.extend(batch.facts.iter().map(|f| TagFact { record: record_map[f.record as usize], ..*f }));
         self.tickets.extend(batch.tickets.iter().map(|t| Ticket { record: record_map[t.record as usize], ..*t }));
+    }
+
+    /// Sorts the transaction lines by customer, then time (stable: one customer's lines at the same instant
+    /// keep their merge order), so every point-in-time view reads a customer's lines as one contiguous run.
+    pub fn sort_lines_by_customer(&mut self, customer_of_record: &[u32]) {
+        self.lines.par_sort_by_key(|l| (customer_of_record[l.record as usize], l.ts));
     }
 
     /// Frees the transaction lines, tag facts and tickets (profiles can no longer be computed afterwards;

@@ -1,6 +1,7 @@
 //! Dictionary tags per customer: every fact stated by any of the customer's records, resolved by the
 //! tag's conflict rule when sources disagree.
 
+use rayon::prelude::*;
 use tagcenter::domain::TagType;
 
 use super::dictionary::{ConflictRule, TagDictionary, TagValue};
@@ -59,8 +60,9 @@ pub fn dictionary_columns(
         .filter(|(_, f)| f.ts.is_none_or(|ts| ts < as_of_ts))
         .map(|(i, f)| (identity.customer_of_record[f.record as usize], f.tag, i))
         .collect();
-    // Sorting by record key too makes the order of tied facts independent of input order.
-    order.sort_unstable_by(|a, b| {
+    // Sorting by record key too makes the order of tied facts independent of input order (and the order a
+    // total one, so the parallel sort has one result).
+    order.par_sort_unstable_by(|a, b| {
         (a.0, a.1)
             .cmp(&(b.0, b.1))
             .then_with(|| {

@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::TimingError;
@@ -327,25 +328,45 @@ fn from_log(theta: &[f64; 4]) -> BgNbdParams {
     BgNbdParams { r: theta[0].exp(), alpha: theta[1].exp(), a: theta[2].exp(), b: theta[3].exp() }
 }
 
-/// Mean negative log-likelihood and its gradient with respect to the log-parameters.
+/// Groups whose terms one task sums: fixed, so the sums (and the fit) do not depend on the thread count.
+const OBJECTIVE_CHUNK: usize = 16_384;
+
+/// Mean negative log-likelihood and its gradient with respect to the log-parameters. Chunks of groups are
+/// summed in parallel, then added in order.
 fn objective(groups: &[(Rfm, f64)], total: f64, theta: &[f64; 4]) -> (f64, [f64; 4]) {
     // Beyond e^±40 the parameters are meaningless and the special functions lose accuracy.
     if theta.iter().any(|v| !v.is_finite() || v.abs() > 40.0) {
         return (f64::INFINITY, [f64::NAN; 4]);
     }
     let p = from_log(theta);
+    let shared = p.shared();
+    let sum_chunk = |chunk: &[(Rfm, f64)]| {
+        let mut value = 0.0;
+        let mut gradient = [0.0; 4];
+        let mut px = p.per_x(&shared, chunk.first().map_or(0.0, |g| g.0.x));
+        for (c, weight) in chunk {
+            if c.x != px.x {
+                px = p.per_x(&shared, c.x);
+            }
+            let t = p.terms_with(&px, c, true);
+            value += weight * t.value;
+            for (g, d) in gradient.iter_mut().zip(t.gradient) {
+                *g += weight * d;
+            }
+        }
+        (value, gradient)
+    };
+    let parts: Vec<(f64, [f64; 4])> = if groups.len() <= OBJECTIVE_CHUNK {
+        vec![sum_chunk(groups)]
+    } else {
+        groups.par_chunks(OBJECTIVE_CHUNK).map(sum_chunk).collect()
+    };
     let mut value = 0.0;
     let mut gradient = [0.0; 4];
-    let shared = p.shared();
-    let mut px = p.per_x(&shared, groups.first().map_or(0.0, |g| g.0.x));
-    for (c, weight) in groups {
-        if c.x != px.x {
-            px = p.per_x(&shared, c.x);
-        }
-        let t = p.terms_with(&px, c, true);
-        value += weight * t.value;
-        for (g, d) in gradient.iter_mut().zip(t.gradient) {
-            *g += weight * d;
+    for (v, g) in parts {
+        value += v;
+        for (total_g, d) in gradient.iter_mut().zip(g) {
+            *total_g += d;
         }
     }
     let scale = [p.r, p.alpha, p.a, p.b];
