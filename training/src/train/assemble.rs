@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use tagcenter::bundle::{
     BundleContents, BundleHeader, ChurnOutputs, ColumnValues, Customers, FORMAT_VERSION, FeatureSpec, Items, Metric,
@@ -138,7 +139,7 @@ pub fn assemble(unified: &Unified, outcome: &mut TrainOutcome, params: &TrainPar
             keys.push((unified.store.keys.resolve(k).to_owned(), identity.customer_of_record[r as usize]));
         }
     }
-    keys.sort_unstable();
+    keys.par_sort_unstable();
     keys.dedup_by(|a, b| a.0 == b.0);
 
     // Churn.

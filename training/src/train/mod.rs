@@ -274,7 +274,9 @@ impl Context<'_> {
     }
 
     fn view(&self, day: i32) -> Result<View, TrainError> {
+        let started = Instant::now();
         let profiles = self.unified.profiles(self.date(day));
+        let profiles_seconds = started.elapsed().as_secs_f64();
         let n = self.history.customers();
         let buyers: Vec<usize> = (0..n).filter(|&c| !self.history.days_before(c, day).is_empty()).collect();
         let segments = segments(&profiles, &self.categories);
@@ -282,6 +284,12 @@ impl Context<'_> {
             (0..n).map(|c| History { purchase_days: self.history.days_before(c, day) }).collect();
         let timing = fit_timing(&histories, &segments, day, &self.params.timing)?;
         let predictions = timing.predict_all(&histories, &segments, day)?;
+        tracing::debug!(
+            day,
+            profiles_seconds,
+            timing_seconds = started.elapsed().as_secs_f64() - profiles_seconds,
+            "view"
+        );
         Ok(View { day, profiles, buyers, timing, predictions, segments })
     }
 
@@ -530,6 +538,7 @@ pub fn train(unified: &mut Unified, params: &TrainParams, on_stage: &dyn Fn(&str
         churn_probability[c] = p;
         churn_reasons[c] = r;
     }
+    lap("final_churn_scores", &mut timings);
     // The backtest validated the affinity component and blend on the 91 days before T−H; the final model
     // refits that choice on everything before T instead of validating again.
     // The interactions before T are all the final fits need: free the full table before the
@@ -541,7 +550,7 @@ pub fn train(unified: &mut Unified, params: &TrainParams, on_stage: &dyn Fn(&str
     let k = params.recommendations_per_customer;
     let recommendations = affinity.recommend_all(&history_now, &now.segments, now.day, k);
     drop(history_now);
-    lap("final_models", &mut timings);
+    lap("final_recommendations", &mut timings);
 
     let models = FinalModels {
         as_of,

@@ -645,8 +645,15 @@ impl UserScorer<'_> {
     /// with component scores; excluded items (bought, not repurchasable) are left out. The flag says whether
     /// segment popularity was used. Works in the thread's [`Scratch`], so a user costs in proportion to their
     /// history's neighbours and the pool, not to the catalogue (except with ALS, whose scores are dense).
-    fn candidates(&self, history: &[ItemHistory], segment: Option<u16>, as_of: i32) -> (Vec<Candidate>, bool) {
-        SCRATCH.with(|scratch| self.candidates_in(&mut scratch.borrow_mut(), history, segment, as_of))
+    /// `k` is the length of the lists that will be ranked from them.
+    fn candidates(
+        &self,
+        history: &[ItemHistory],
+        segment: Option<u16>,
+        as_of: i32,
+        k: usize,
+    ) -> (Vec<Candidate>, bool) {
+        SCRATCH.with(|scratch| self.candidates_in(&mut scratch.borrow_mut(), history, segment, as_of, k))
     }
 
     fn candidates_in(
@@ -655,6 +662,7 @@ impl UserScorer<'_> {
         history: &[ItemHistory],
         segment: Option<u16>,
         as_of: i32,
+        k: usize,
     ) -> (Vec<Candidate>, bool) {
         let n = self.n_items;
         scratch.fit(n);
@@ -664,10 +672,11 @@ impl UserScorer<'_> {
         let mut buy_again: Vec<(u32, f32)> = Vec::new();
         for h in &history {
             let i = h.item as usize;
+            state[i] |= HISTORY;
             if self.repurchasable[i] {
                 buy_again.push((h.item, self.buy_again.score(h, self.cycle_days[i], as_of, self.due_width)));
             } else {
-                state[i] = EXCLUDED;
+                state[i] |= EXCLUDED;
             }
         }
         match &self.scorer {
@@ -719,7 +728,29 @@ impl UserScorer<'_> {
             (Some(_), Some(s)) => &self.popularity_order.segments[usize::from(s)],
             _ => &self.popularity_order.overall,
         };
-        chosen.extend(order.iter().copied().filter(|&i| open(i)).take(self.pool));
+        // Without a collaborative scorer, items outside the history score by popularity alone, in this order
+        // for any blend: the first `k` of them (and any tying the k-th within float rounding) are all a
+        // top-k list can use. With a scorer, a pooled item may carry a collaborative score: keep the pool.
+        let no_scorer = matches!(self.scorer, ScorerRef::None);
+        let (mut taken, mut outside_history, mut kth) = (0usize, 0usize, f32::INFINITY);
+        for &i in order {
+            if taken == self.pool {
+                break;
+            }
+            if !open(i) {
+                continue;
+            }
+            if no_scorer && state[i as usize] & HISTORY == 0 {
+                let p = popularity[i as usize];
+                if outside_history >= k && p < kth * (1.0 - 1e-6) {
+                    break;
+                }
+                outside_history += 1;
+                kth = p;
+            }
+            chosen.push(i);
+            taken += 1;
+        }
         chosen.extend(history.iter().map(|h| h.item).filter(|&i| open(i)));
         chosen.sort_unstable();
         chosen.dedup();
@@ -762,6 +793,8 @@ impl UserScorer<'_> {
 const EXCLUDED: u8 = 1;
 /// `Scratch::state` bit: the item has a collaborative score.
 const TOUCHED: u8 = 2;
+/// `Scratch::state` bit: the item is in the user's history.
+const HISTORY: u8 = 4;
 
 /// Item-indexed working arrays of one thread's candidate generation; all zero between users.
 #[derive(Default)]
@@ -1004,7 +1037,7 @@ pub fn select_blend_folds_cached(
                 .into_par_iter()
                 .map(|idx| {
                     let segment = segments.get(users[idx].0 as usize).copied().filter(|&s| s != u16::MAX);
-                    let (mut cands, in_segment) = view.candidates(&histories[idx], segment, fold.as_of_day);
+                    let (mut cands, in_segment) = view.candidates(&histories[idx], segment, fold.as_of_day, 10);
                     let mut out = Vec::with_capacity(grid.len());
                     for block in grid.chunks(per_variant) {
                         view.rescore(&mut cands, &histories[idx], fold.as_of_day, block[0].buy_again);
@@ -1223,7 +1256,7 @@ impl AffinityModel {
         k: usize,
     ) -> Vec<(u32, f32, RecReason)> {
         let history = summarize_history(user_history);
-        let (cands, in_segment) = self.view().candidates(&history, segment, as_of_day);
+        let (cands, in_segment) = self.view().candidates(&history, segment, as_of_day, k);
         rank(&cands, &self.choice, k, in_segment)
     }
 
@@ -1245,7 +1278,7 @@ impl AffinityModel {
         let cold_lists: Vec<(Option<u16>, Recommendations)> = cold
             .into_iter()
             .map(|segment| {
-                let (cands, in_segment) = view.candidates(&[], segment, as_of_day);
+                let (cands, in_segment) = view.candidates(&[], segment, as_of_day, k);
                 (segment, rank(&cands, &self.choice, k, in_segment))
             })
             .collect();
@@ -1258,7 +1291,7 @@ impl AffinityModel {
                         return cold_lists[at].1.clone();
                     }
                 }
-                let (cands, in_segment) = view.candidates(&data.user_history(u), segment, as_of_day);
+                let (cands, in_segment) = view.candidates(&data.user_history(u), segment, as_of_day, k);
                 rank(&cands, &self.choice, k, in_segment)
             })
             .collect()

@@ -596,3 +596,43 @@ fn the_chosen_buy_again_score_orders_the_list() {
     let fitted = fit_affinity(&train, &[], 100, &AffinityParams { buy_again_grid: grid.clone(), ..params }).unwrap();
     assert!(grid.contains(&fitted.choice.buy_again));
 }
+
+#[test]
+fn without_a_scorer_the_popularity_cut_gives_the_full_pool_ranking() {
+    // 300 items with skewed popularity (some tied), 400 users with random histories; items 0..40 durable.
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let mut events = Vec::new();
+    for u in 0..400u32 {
+        for _ in 0..rng.gen_range(0..12) {
+            let item = (rng.gen_range(0.0f64..1.0).powi(3) * 300.0) as u32;
+            events.push((u, item, rng.gen_range(0..300), 1.0));
+        }
+    }
+    let train = Interactions::from_events(400, 300, &events).unwrap();
+    let segments: Vec<u16> = (0..400).map(|u| (u % 4) as u16).collect();
+    let mut shorter = 0;
+    for w in [(0.0, 1.0, 0.0), (0.0, 0.9, 0.1), (0.0, 0.0, 1.0), (0.0, 0.5, 0.5)] {
+        let choice = BlendChoice {
+            model: CfModel::None,
+            w_cf: w.0,
+            w_buy_again: w.1,
+            w_popularity: w.2,
+            ..BlendChoice::fallback()
+        };
+        let model = fit_with_choice(&train, &segments, &AffinityParams::default(), choice).unwrap();
+        let view = model.view();
+        for (u, &segment) in segments.iter().enumerate() {
+            let segment = Some(segment);
+            let history = train.user_history(u);
+            for k in [1, 5, 10, 20] {
+                let (cut, in_segment) = view.candidates(&history, segment, 300, k);
+                let (full, _) = view.candidates(&history, segment, 300, usize::MAX);
+                assert!(cut.len() <= full.len());
+                shorter += usize::from(cut.len() < full.len());
+                assert_eq!(rank(&cut, &choice, k, in_segment), rank(&full, &choice, k, in_segment), "user {u}, k {k}");
+            }
+        }
+    }
+    assert!(shorter > 1000, "the cut shortened only {shorter} candidate lists");
+}
