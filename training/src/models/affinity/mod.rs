@@ -789,6 +789,9 @@ impl UserScorer<'_> {
     }
 }
 
+/// Validation users whose NDCGs one task sums.
+const VALIDATION_CHUNK_USERS: usize = 512;
+
 /// `Scratch::state` bit: the item was bought and is not repurchasable.
 const EXCLUDED: u8 = 1;
 /// `Scratch::state` bit: the item has a collaborative score.
@@ -1033,22 +1036,31 @@ pub fn select_blend_folds_cached(
             let scorer = at.map_or(&Scorer::None, |at| &cache.entries[at].1);
             fit_seconds += started.elapsed().as_secs_f64();
             let view = user_scorer(shared, ScorerRef::of(scorer), fold.train.n_items, params);
-            let sums = (0..users.len())
-                .into_par_iter()
-                .map(|idx| {
-                    let segment = segments.get(users[idx].0 as usize).copied().filter(|&s| s != u16::MAX);
-                    let (mut cands, in_segment) = view.candidates(&histories[idx], segment, fold.as_of_day, 10);
-                    let mut out = Vec::with_capacity(grid.len());
-                    for block in grid.chunks(per_variant) {
-                        view.rescore(&mut cands, &histories[idx], fold.as_of_day, block[0].buy_again);
-                        out.extend(block.iter().map(|w| {
-                            let items: Vec<u32> = rank(&cands, w, 10, in_segment).iter().map(|r| r.0).collect();
-                            ndcg_at_k(&items, &truths[idx], 10)
-                        }));
+            // Users are summed in fixed chunks, then the chunks in order: the means (and so the choice) do
+            // not depend on how rayon splits the work.
+            let indices: Vec<usize> = (0..users.len()).collect();
+            let chunk_sums: Vec<Vec<f64>> = indices
+                .par_chunks(VALIDATION_CHUNK_USERS)
+                .map(|chunk| {
+                    let mut sum = vec![0.0; grid.len()];
+                    for &idx in chunk {
+                        let segment = segments.get(users[idx].0 as usize).copied().filter(|&s| s != u16::MAX);
+                        let (mut cands, in_segment) = view.candidates(&histories[idx], segment, fold.as_of_day, 10);
+                        for (b, block) in grid.chunks(per_variant).enumerate() {
+                            view.rescore(&mut cands, &histories[idx], fold.as_of_day, block[0].buy_again);
+                            for (j, w) in block.iter().enumerate() {
+                                let items: Vec<u32> = rank(&cands, w, 10, in_segment).iter().map(|r| r.0).collect();
+                                sum[b * per_variant + j] += ndcg_at_k(&items, &truths[idx], 10);
+                            }
+                        }
                     }
-                    out
+                    sum
                 })
-                .reduce(|| vec![0.0; grid.len()], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
+                .collect();
+            let mut sums = vec![0.0; grid.len()];
+            for chunk in chunk_sums {
+                sums.iter_mut().zip(chunk).for_each(|(s, v)| *s += v);
+            }
             let n_users = users.len().max(1) as f64;
             means.iter_mut().zip(&sums).for_each(|(m, s)| *m += s / n_users / folds.len() as f64);
         }
