@@ -418,7 +418,7 @@ fn run_train(unified: &mut Unified, out: &Path, models: &Path, settings: &TrainS
     let path = models.join(format!("{}.tcb", bundle.header.model_version));
     let latest = models.join("latest.tcb");
     bundle.write(&path)?;
-    std::fs::copy(&path, &latest).with_context(|| format!("copying {} to {}", path.display(), latest.display()))?;
+    point_latest_at(&path, &latest)?;
     lap("write_bundle", &mut outcome.timings);
     unify_outputs.print(&unified_out);
     for (stage, seconds) in [("  exports_and_report", exports_seconds), ("  unify_outputs", unify_seconds)] {
@@ -455,6 +455,17 @@ fn run_train(unified: &mut Unified, out: &Path, models: &Path, settings: &TrainS
     );
     drop_in_background((outcome, bundle));
     Ok(())
+}
+
+/// Makes `latest` the bundle at `path`: a hard link renamed into place (atomic for a server reloading it,
+/// and no second copy of a bundle that can reach gigabytes), or a copy where linking is not possible.
+fn point_latest_at(path: &Path, latest: &Path) -> Result<()> {
+    let staged = latest.with_extension("linking");
+    let _ = std::fs::remove_file(&staged);
+    if std::fs::hard_link(path, &staged).is_err() {
+        std::fs::copy(path, &staged).with_context(|| format!("copying {} to {}", path.display(), staged.display()))?;
+    }
+    std::fs::rename(&staged, latest).with_context(|| format!("renaming {} to {}", staged.display(), latest.display()))
 }
 
 /// Frees `value` on a detached thread. Freeing millions of small allocations takes seconds at the end of a

@@ -5,6 +5,7 @@
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
+use rayon::prelude::*;
 use regex::RegexSet;
 use serde::Serialize;
 use tagcenter::domain::CustomerId;
@@ -240,7 +241,7 @@ pub fn resolve(input: IdentityInput<'_>, params: &IdentityParams) -> Identity {
     // Who holds each key, counted once per record.
     let mut key_counts = vec![(0u32, 0u32); n_keys];
     let mut edges: Vec<(u32, u32)> = input.edges.to_vec();
-    edges.sort_unstable_by_key(|&(r, k)| (k, r));
+    edges.par_sort_unstable_by_key(|&(r, k)| (k, r));
     edges.dedup();
     for &(r, k) in &edges {
         let c = &mut key_counts[k as usize];
@@ -248,6 +249,7 @@ pub fn resolve(input: IdentityInput<'_>, params: &IdentityParams) -> Identity {
     }
 
     let key_status: Vec<KeyStatus> = (0..n_keys)
+        .into_par_iter()
         .map(|k| {
             let text = input.keys.resolve(k as u32);
             let value = text.split_once(':').map_or(text, |(_, v)| v);
@@ -307,14 +309,17 @@ pub fn resolve(input: IdentityInput<'_>, params: &IdentityParams) -> Identity {
             .or_insert(r);
     }
     let mut anchors: Vec<(u32, u32)> = anchor.into_iter().collect();
-    anchors.sort_unstable_by(|a, b| input.records.resolve(a.1).cmp(input.records.resolve(b.1)));
+    // Anchors are distinct records, so their keys are distinct: one order whatever the sort.
+    anchors.par_sort_unstable_by(|a, b| input.records.resolve(a.1).cmp(input.records.resolve(b.1)));
+    let derived: Vec<CustomerId> =
+        anchors.par_iter().map(|&(_, a)| CustomerId::derive(input.records.resolve(a))).collect();
     let mut used = HashSet::with_capacity_and_hasher(anchors.len(), Default::default());
     let mut by_id: Vec<(CustomerId, u32)> = anchors
         .iter()
-        .map(|&(root, a)| {
+        .zip(derived)
+        .map(|(&(root, a), mut id)| {
             let text = input.records.resolve(a);
             let mut salt = 0;
-            let mut id = CustomerId::derive(text);
             while !used.insert(id.clone()) {
                 salt += 1;
                 id = CustomerId::derive_with_salt(text, salt);
@@ -322,7 +327,7 @@ pub fn resolve(input: IdentityInput<'_>, params: &IdentityParams) -> Identity {
             (id, root)
         })
         .collect();
-    by_id.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    by_id.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
     let mut customer_of_root: HashMap<u32, u32> = HashMap::with_capacity_and_hasher(by_id.len(), Default::default());
     for (c, (_, root)) in by_id.iter().enumerate() {
         customer_of_root.insert(*root, c as u32);
