@@ -32,7 +32,7 @@ use crate::eval::timing::{TimingMetrics, timing_metrics};
 use crate::features::{FeatureMatrix, FeatureParams, FeatureSchema};
 use crate::models::affinity::{AffinityModel, AffinityParams, Interactions, fit_affinity, fit_with_choice};
 use crate::models::churn::{ChurnModel, ChurnParams, LogisticScorer, fit_churn};
-use crate::models::timing::{History, TimingModel, TimingParams, TimingPrediction, fit_timing};
+use crate::models::timing::{History, TimingModel, TimingParams, TimingPrediction, fit_timing, fit_timing_unvalidated};
 use crate::unify::Unified;
 use crate::unify::behaviour::day_number;
 use crate::unify::profile::{ProfileTable, Values};
@@ -273,7 +273,10 @@ impl Context<'_> {
         NaiveDate::from_num_days_from_ce_opt(day + 719_163).unwrap_or(NaiveDate::MIN)
     }
 
-    fn view(&self, day: i32) -> Result<View, TrainError> {
+    /// The view as of `day`. A [`ViewUse::ChurnFeatures`] view only feeds a churn fit: its timing model
+    /// skips the next-date validation and predicts only the sampled buyers' BG/NBD figures (the others get
+    /// the placeholder of a customer who never bought), which is all [`Context::fit_churn`] reads.
+    fn view(&self, day: i32, purpose: ViewUse) -> Result<View, TrainError> {
         let started = Instant::now();
         let profiles = self.unified.profiles(self.date(day));
         let profiles_seconds = started.elapsed().as_secs_f64();
@@ -282,8 +285,25 @@ impl Context<'_> {
         let segments = segments(&profiles, &self.categories);
         let histories: Vec<History<'_>> =
             (0..n).map(|c| History { purchase_days: self.history.days_before(c, day) }).collect();
-        let timing = fit_timing(&histories, &segments, day, &self.params.timing)?;
-        let predictions = timing.predict_all(&histories, &segments, day)?;
+        let (timing, predictions) = match purpose {
+            ViewUse::Scoring => {
+                let timing = fit_timing(&histories, &segments, day, &self.params.timing)?;
+                let predictions = timing.predict_all(&histories, &segments, day)?;
+                (timing, predictions)
+            }
+            ViewUse::ChurnFeatures => {
+                let timing = fit_timing_unvalidated(&histories, &segments, day, &self.params.timing)?;
+                let never_bought = timing.predict(&History { purchase_days: &[] }, u16::MAX, day);
+                let mut predictions = vec![never_bought; n];
+                let rows: Vec<usize> = self.sample_positions(day, buyers.len()).iter().map(|&k| buyers[k]).collect();
+                let sampled: Vec<TimingPrediction> =
+                    rows.par_iter().map(|&c| timing.predict(&histories[c], segments[c], day)).collect();
+                for (&c, p) in rows.iter().zip(sampled) {
+                    predictions[c] = p;
+                }
+                (timing, predictions)
+            }
+        };
         tracing::debug!(
             day,
             profiles_seconds,
@@ -317,9 +337,14 @@ impl Context<'_> {
     /// The positions (into `view.buyers`) that fit a churn model: all, or a seeded sample of
     /// `max_churn_fit_rows`, in order.
     fn fit_positions(&self, view: &View) -> Vec<usize> {
-        let mut positions: Vec<usize> = (0..view.buyers.len()).collect();
+        self.sample_positions(view.day, view.buyers.len())
+    }
+
+    /// All of `0..buyers`, or a sample of `max_churn_fit_rows` seeded by the seed and `day`, in order.
+    fn sample_positions(&self, day: i32, buyers: usize) -> Vec<usize> {
+        let mut positions: Vec<usize> = (0..buyers).collect();
         if positions.len() > self.params.max_churn_fit_rows {
-            let mut rng = ChaCha8Rng::seed_from_u64(self.params.churn.seed ^ u64::from(view.day.unsigned_abs()));
+            let mut rng = ChaCha8Rng::seed_from_u64(self.params.churn.seed ^ u64::from(day.unsigned_abs()));
             positions.shuffle(&mut rng);
             positions.truncate(self.params.max_churn_fit_rows);
             positions.sort_unstable();
@@ -351,6 +376,15 @@ impl Context<'_> {
         }
         Ok(out)
     }
+}
+
+/// What a point-in-time view is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ViewUse {
+    /// Only the features of a churn fit (the backtest's T−2H view).
+    ChurnFeatures,
+    /// Scores, metrics and timing predictions for every customer.
+    Scoring,
 }
 
 /// Buyers whose feature rows are built and scored at once.
@@ -402,7 +436,7 @@ pub fn train(unified: &mut Unified, params: &TrainParams, on_stage: &dyn Fn(&str
     // At most two point-in-time views are alive at once (each holds a full profile table): T−2H is dropped
     // once the backtest's churn model is fitted, and T is built for the final models.
     on_stage("profiles and timing as of T−2H");
-    let old = ctx.view(t - 2 * h)?;
+    let old = ctx.view(t - 2 * h, ViewUse::ChurnFeatures)?;
     if old.buyers.len() < 50 {
         return Err(TrainError::TooLittleHistory(ctx.date(t - 2 * h)));
     }
@@ -416,7 +450,7 @@ pub fn train(unified: &mut Unified, params: &TrainParams, on_stage: &dyn Fn(&str
     lap("backtest_churn_fit", &mut timings);
 
     on_stage("profiles and timing as of T−H");
-    let mid = ctx.view(t - h)?;
+    let mid = ctx.view(t - h, ViewUse::Scoring)?;
     lap("view_t_minus_h", &mut timings);
 
     on_stage("backtest: churn scores");
@@ -517,7 +551,7 @@ pub fn train(unified: &mut Unified, params: &TrainParams, on_stage: &dyn Fn(&str
     lap("final_churn_fit", &mut timings);
 
     on_stage("profiles and timing as of T");
-    let now = ctx.view(t)?;
+    let now = ctx.view(t, ViewUse::Scoring)?;
     // Everything the final fits need from the purchase history is in `now` and `interactions`.
     drop(ctx);
     if params.release_transactions {

@@ -25,7 +25,8 @@ mod special;
 
 pub use bgnbd::{BgNbdFit, BgNbdFitParams, BgNbdParams, Rfm, fit_bgnbd};
 pub use model::{
-    History, NextDatePredictor, PredictorScore, TimingModel, TimingPrediction, fit_timing, timing_outputs,
+    History, NextDatePredictor, PredictorScore, TimingModel, TimingPrediction, fit_timing, fit_timing_unvalidated,
+    timing_outputs,
 };
 pub use tagcenter::bundle::Urgency;
 

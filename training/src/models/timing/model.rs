@@ -367,6 +367,19 @@ fn validate_predictors(
     Ok(Some((constant, scores)))
 }
 
+/// [`fit_timing`] without choosing the next-date predictor on a validation window (the default predictor is
+/// kept): for callers that only need P(alive), P(return) and expected purchases, which do not depend on it.
+pub fn fit_timing_unvalidated(
+    histories: &[History],
+    segments: &[u16],
+    as_of_day: i32,
+    params: &TimingParams,
+) -> Result<TimingModel, TimingError> {
+    params.validate()?;
+    check_histories(histories, segments, as_of_day)?;
+    Ok(fit_core(histories, segments, as_of_day, params)?.0)
+}
+
 /// Fits the timing model on each customer's purchase days before `as_of_day` (`segments[i]` is customer
 /// i's segment id, `u16::MAX` for none): the BG/NBD on every customer with a purchase, the cycles, and the
 /// next-date predictor chosen on a validation window (see [`NextDatePredictor`]).
