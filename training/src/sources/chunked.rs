@@ -19,7 +19,9 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::reader::{ColumnSet, CsvLayout, Dedup, Event, ReadError, csv_io_error, csv_reader, csv_rows, record_hash};
+use super::reader::{
+    ColumnSet, CsvLayout, Dedup, Event, ReadError, csv_io_error, csv_reader, csv_rows, record_fingerprints,
+};
 
 /// How a large file is cut.
 #[derive(Debug, Clone, Copy)]
@@ -124,22 +126,8 @@ pub fn read_csv_parallel<C: Send>(
         let first: Vec<Result<FirstPass, ReadError>> = chunks
             .par_iter()
             .map(|chunk| {
-                let mut hashes = Vec::new();
                 let (mut reader, _) = csv_reader(*chunk, dialect.delimiter, dialect.quote, 0);
-                let newlines = std::cell::RefCell::new(Default::default());
-                let broken = csv_rows(
-                    path,
-                    &mut reader,
-                    &newlines,
-                    layout,
-                    0,
-                    &mut |r| {
-                        hashes.push(record_hash(r));
-                        true
-                    },
-                    &mut |_| {},
-                    &mut |_| {},
-                )?;
+                let (hashes, broken) = record_fingerprints(path, &mut reader, layout)?;
                 Ok(FirstPass { hashes, broken, breaks: memchr::memchr_iter(b'\n', chunk).count() as u64 })
             })
             .collect();
