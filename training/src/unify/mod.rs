@@ -5,6 +5,7 @@
 //! [`identity::resolve`] → profile columns (identity, behaviour, dictionary tags) → outputs.
 
 pub mod behaviour;
+pub mod csv_chunks;
 pub mod dictionary;
 pub mod fuzzy;
 pub mod identity;

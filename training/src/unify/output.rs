@@ -7,7 +7,10 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Serialize;
+
+use super::csv_chunks::{self, Rows};
 
 use super::dictionary::TagDictionary;
 use super::identity::Identity;
@@ -39,38 +42,34 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> OutputError + '_ {
     move |source| OutputError::Io { path: path.to_owned(), source }
 }
 
-fn csv_writer(path: &Path) -> Result<csv::Writer<BufWriter<File>>, OutputError> {
-    let file = File::create(path).map_err(io_error(path))?;
-    Ok(csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file)))
-}
-
-fn csv_error(path: &Path) -> impl Fn(csv::Error) -> OutputError + '_ {
-    move |e| OutputError::Io { path: path.to_owned(), source: std::io::Error::other(e.to_string()) }
-}
-
 /// Converts rows `range` of the profile table into a polars frame: one row per customer, every tag typed.
 pub fn profile_frame(profiles: &ProfileTable, range: std::ops::Range<usize>) -> PolarsResult<DataFrame> {
     let height = range.len();
-    let mut columns = Vec::with_capacity(profiles.columns.len() + 1);
+    // Columns are converted independently: in parallel, in table order.
+    let tags: Vec<Column> = profiles
+        .columns
+        .par_iter()
+        .map(|c| -> PolarsResult<Column> {
+            let name: PlSmallStr = c.name.as_str().into();
+            Ok(match &c.values {
+                Values::Flag(v) => Column::new(name, &v[range.clone()]),
+                Values::Number(v) => {
+                    let values: Float64Chunked = v[range.clone()].iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
+                    values.with_name(name).into_column()
+                }
+                Values::Text(v) => Column::new(name, &v[range.clone()]),
+                Values::Category { levels, codes } => {
+                    let text: Vec<Option<&str>> =
+                        codes[range.clone()].iter().map(|c| c.map(|c| levels[c as usize].as_str())).collect();
+                    Column::new(name, text)
+                }
+                Values::Date(v) => Column::new(name, &v[range.clone()]).cast(&DataType::Date)?,
+            })
+        })
+        .collect::<PolarsResult<_>>()?;
+    let mut columns = Vec::with_capacity(tags.len() + 1);
     columns.push(Column::new("customer_id".into(), &profiles.customer_ids[range.clone()]));
-    for c in &profiles.columns {
-        let name: PlSmallStr = c.name.as_str().into();
-        let column = match &c.values {
-            Values::Flag(v) => Column::new(name, &v[range.clone()]),
-            Values::Number(v) => {
-                let values: Float64Chunked = v[range.clone()].iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
-                values.with_name(name).into_column()
-            }
-            Values::Text(v) => Column::new(name, &v[range.clone()]),
-            Values::Category { levels, codes } => {
-                let text: Vec<Option<&str>> =
-                    codes[range.clone()].iter().map(|c| c.map(|c| levels[c as usize].as_str())).collect();
-                Column::new(name, text)
-            }
-            Values::Date(v) => Column::new(name, &v[range.clone()]).cast(&DataType::Date)?,
-        };
-        columns.push(column);
-    }
+    columns.extend(tags);
     DataFrame::new(height, columns)
 }
 
@@ -96,21 +95,32 @@ pub fn write_profiles(profiles: &ProfileTable, path: &Path) -> Result<(), Output
     Ok(())
 }
 
+/// Writes a CSV file with [`csv_chunks::write_file`] (rows formatted in parallel chunks).
+fn write_csv(
+    path: &Path,
+    header: &[&str],
+    rows: usize,
+    format: impl Fn(usize, &mut Rows) + Sync,
+) -> Result<(), OutputError> {
+    csv_chunks::write_file(path, header, rows, format).map_err(io_error(path))
+}
+
 /// Writes `identity_map.csv` (every source record → customer), `identity_keys.csv` (every identity key
 /// with its status and customer), `identity_edges.csv` (which key joins which record, for explanations)
 /// and `fuzzy_links.csv`.
 pub fn write_identity(store: &Store, identity: &Identity, dir: &Path) -> Result<(), OutputError> {
-    let path = dir.join("identity_map.csv");
-    let mut w = csv_writer(&path)?;
-    let e = csv_error(&path);
-    w.write_record(["customer_id", "source", "record_key", "anonymous"]).map_err(&e)?;
-    for (r, key) in store.records.iter().enumerate() {
-        let source = store.source_of(r as u32);
-        let local = key.strip_prefix(source).and_then(|k| k.strip_prefix(':')).unwrap_or(key);
-        let customer = identity.customer_ids[identity.customer_of_record[r] as usize].as_str();
-        w.write_record([customer, source, local, if store.anonymous[r] { "true" } else { "false" }]).map_err(&e)?;
-    }
-    w.flush().map_err(io_error(&path))?;
+    let customer_of = |r: u32| identity.customer_ids[identity.customer_of_record[r as usize] as usize].as_str();
+    write_csv(
+        &dir.join("identity_map.csv"),
+        &["customer_id", "source", "record_key", "anonymous"],
+        store.records.len(),
+        |r, rows| {
+            let key = store.records.resolve(r as u32);
+            let source = store.source_of(r as u32);
+            let local = key.strip_prefix(source).and_then(|k| k.strip_prefix(':')).unwrap_or(key);
+            rows.record([customer_of(r as u32), source, local, if store.anonymous[r] { "true" } else { "false" }]);
+        },
+    )?;
 
     // A key's customer: the customer of its records when the key links.
     let mut key_customer: Vec<Option<u32>> = vec![None; store.keys.len()];
@@ -119,58 +129,49 @@ pub fn write_identity(store: &Store, identity: &Identity, dir: &Path) -> Result<
             key_customer[k as usize] = Some(identity.customer_of_record[r as usize]);
         }
     }
-    let path = dir.join("identity_keys.csv");
-    let mut w = csv_writer(&path)?;
-    let e = csv_error(&path);
-    w.write_record(["key", "kind", "status", "identified_records", "anonymous_records", "customer_id"]).map_err(&e)?;
-    for (k, key) in store.keys.iter().enumerate() {
-        let (identified, anonymous) = identity.key_counts[k];
-        let customer = key_customer[k].map_or("", |c| identity.customer_ids[c as usize].as_str());
-        w.write_record([
-            key,
-            store.key_kinds[k].namespace(),
-            identity.key_status[k].as_str(),
-            &identified.to_string(),
-            &anonymous.to_string(),
-            customer,
-        ])
-        .map_err(&e)?;
-    }
-    w.flush().map_err(io_error(&path))?;
+    write_csv(
+        &dir.join("identity_keys.csv"),
+        &["key", "kind", "status", "identified_records", "anonymous_records", "customer_id"],
+        store.keys.len(),
+        |k, rows| {
+            let (identified, anonymous) = identity.key_counts[k];
+            rows.field(store.keys.resolve(k as u32));
+            rows.field(store.key_kinds[k].namespace());
+            rows.field(identity.key_status[k].as_str());
+            rows.field_fmt(format_args!("{identified}"));
+            rows.field_fmt(format_args!("{anonymous}"));
+            rows.field(key_customer[k].map_or("", |c| identity.customer_ids[c as usize].as_str()));
+            rows.end();
+        },
+    )?;
 
-    let path = dir.join("identity_edges.csv");
-    let mut w = csv_writer(&path)?;
-    let e = csv_error(&path);
-    w.write_record(["customer_id", "record", "key", "key_status"]).map_err(&e)?;
     let mut edges = store.edges.clone();
-    edges.sort_unstable_by_key(|&(r, k)| (identity.customer_of_record[r as usize], r, k));
-    for (r, k) in edges {
-        let customer = identity.customer_ids[identity.customer_of_record[r as usize] as usize].as_str();
-        w.write_record([
-            customer,
-            store.records.resolve(r),
-            store.keys.resolve(k),
-            identity.key_status[k as usize].as_str(),
-        ])
-        .map_err(&e)?;
-    }
-    w.flush().map_err(io_error(&path))?;
+    edges.par_sort_unstable_by_key(|&(r, k)| (identity.customer_of_record[r as usize], r, k));
+    write_csv(
+        &dir.join("identity_edges.csv"),
+        &["customer_id", "record", "key", "key_status"],
+        edges.len(),
+        |i, rows| {
+            let (r, k) = edges[i];
+            rows.record([
+                customer_of(r),
+                store.records.resolve(r),
+                store.keys.resolve(k),
+                identity.key_status[k as usize].as_str(),
+            ]);
+        },
+    )?;
 
-    let path = dir.join("fuzzy_links.csv");
-    let mut w = csv_writer(&path)?;
-    let e = csv_error(&path);
-    w.write_record(["rule", "from_key", "to_key", "customer_id"]).map_err(&e)?;
-    for link in &identity.fuzzy_links {
-        let customer = key_customer[link.from_key as usize].map_or("", |c| identity.customer_ids[c as usize].as_str());
-        w.write_record([
+    let links = &identity.fuzzy_links;
+    write_csv(&dir.join("fuzzy_links.csv"), &["rule", "from_key", "to_key", "customer_id"], links.len(), |i, rows| {
+        let link = &links[i];
+        rows.record([
             link.rule.as_str(),
             store.keys.resolve(link.from_key),
             store.keys.resolve(link.to_key),
-            customer,
-        ])
-        .map_err(&e)?;
-    }
-    w.flush().map_err(io_error(&path))
+            key_customer[link.from_key as usize].map_or("", |c| identity.customer_ids[c as usize].as_str()),
+        ]);
+    })
 }
 
 /// One entry of the tag catalog.
@@ -246,11 +247,13 @@ pub fn write_json<T: Serialize>(value: &T, path: &Path) -> Result<(), OutputErro
 
 /// Writes `unmapped_tags.csv`: source, raw tag, raw value, problem, count (most frequent first).
 pub fn write_unmapped(rows: &[(String, String, String, String, u64)], path: &Path) -> Result<(), OutputError> {
-    let mut w = csv_writer(path)?;
-    let e = csv_error(path);
-    w.write_record(["source", "raw_tag", "raw_value", "problem", "count"]).map_err(&e)?;
-    for (source, tag, value, problem, count) in rows {
-        w.write_record([source, tag, value, problem, &count.to_string()]).map_err(&e)?;
-    }
-    w.flush().map_err(io_error(path))
+    write_csv(path, &["source", "raw_tag", "raw_value", "problem", "count"], rows.len(), |i, out| {
+        let (source, tag, value, problem, count) = &rows[i];
+        out.field(source);
+        out.field(tag);
+        out.field(value);
+        out.field(problem);
+        out.field_fmt(format_args!("{count}"));
+        out.end();
+    })
 }
