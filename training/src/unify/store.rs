@@ -110,11 +110,11 @@ impl Store {
             })
             .collect();
         self.edges.extend(batch.edges.iter().map(|&(r, k)| (record_map[r as usize], key_map[k as usize])));
-        for l in &mut batch.lines {
+        batch.lines.par_iter_mut().for_each(|l| {
             l.record = record_map[l.record as usize];
             l.item = item_map[l.item as usize];
             l.channel = channel;
-        }
+        });
         if self.lines.is_empty() {
             self.lines = std::mem::take(&mut batch.lines);
         } else {
