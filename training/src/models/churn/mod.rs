@@ -3,11 +3,13 @@
 //! Two candidates are fitted on the training rows and compared on a held-out validation share: logistic
 //! regression on standardized features with the L2 strength chosen on validation (fitted by Newton's
 //! method; linfa-logistic reaches the same optimum, checked in a test, but is far slower), and a
-//! random forest (smartcore, regression trees on the 0/1 label, so the leaf means are probabilities), and
+//! random forest (fitted by smartcore, regression trees on the 0/1 label, so the leaf means are
+//! probabilities; scored from our own flat copy of its trees, see `flat_forest.rs`), and
 //! the mean of the two models' log-odds. The one with the best validation ROC AUC is kept; its scores are
 //! calibrated on validation with Platt scaling. Reason codes come from the logistic model either way: each feature's contribution to the
 //! log-odds (coefficient × standardized value), so a CRM user sees which tags push the risk up.
 
+mod flat_forest;
 mod logistic;
 mod platt;
 
@@ -17,6 +19,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use flat_forest::FlatForest;
 pub use logistic::LogisticScorer;
 pub use platt::{Platt, sigmoid};
 
@@ -130,19 +133,12 @@ impl ChurnChoice {
     }
 }
 
-type Forest = smartcore::ensemble::random_forest_regressor::RandomForestRegressor<
-    f64,
-    f64,
-    smartcore::linalg::basic::matrix::DenseMatrix<f64>,
-    Vec<f64>,
->;
-
 /// A fitted churn model.
 pub struct ChurnModel {
     /// The logistic regression (always fitted: it gives the reason codes).
     pub logistic: LogisticScorer,
-    /// The forest's parts (averaged), when fitted.
-    forest: Option<Vec<Forest>>,
+    /// The forest (its parts averaged), when fitted: read out of smartcore once, for fast scoring.
+    forest: Option<FlatForest>,
     /// The kept candidate.
     pub choice: ChurnChoice,
     /// Calibration of the kept candidate's scores.
@@ -171,33 +167,8 @@ fn sample(indices: &mut Vec<usize>, max: usize, rng: &mut ChaCha8Rng) {
     }
 }
 
-/// Rows scored per smartcore call: each chunk is copied into a small dense matrix, so scoring never
-/// copies the whole feature matrix, and chunks are scored in parallel.
-const SCORE_CHUNK_ROWS: usize = 8_192;
-
-/// Mean prediction of the forest's parts on every row of `x`.
-fn forest_predict(parts: &[Forest], x: &FeatureMatrix) -> Result<Vec<f64>, ChurnError> {
-    let w = x.n_cols().max(1);
-    let chunks: Vec<Vec<f64>> = x
-        .data
-        .par_chunks(SCORE_CHUNK_ROWS * w)
-        .map(|chunk| {
-            let dense = smartcore::linalg::basic::matrix::DenseMatrix::new(chunk.len() / w, w, chunk.to_vec(), false)
-                .map_err(|e| ChurnError::Forest(e.to_string()))?;
-            let mut mean = vec![0.0; chunk.len() / w];
-            for part in parts {
-                let p = part.predict(&dense).map_err(|e| ChurnError::Forest(e.to_string()))?;
-                for (m, v) in mean.iter_mut().zip(p) {
-                    *m += v / parts.len() as f64;
-                }
-            }
-            Ok(mean)
-        })
-        .collect::<Result<_, ChurnError>>()?;
-    Ok(chunks.concat())
-}
-
-/// Fits the forest on `rows` (its parts in parallel) and returns its validation ROC AUC with it.
+/// Fits the forest on `rows` (its parts in parallel with smartcore), reads it into a [`FlatForest`] and
+/// returns its validation ROC AUC with it.
 fn fit_forest(
     x: &FeatureMatrix,
     y: &[bool],
@@ -205,7 +176,7 @@ fn fit_forest(
     x_valid: &FeatureMatrix,
     y_valid: &[bool],
     params: &ChurnParams,
-) -> Result<(f64, Vec<Forest>, Vec<f64>), ChurnError> {
+) -> Result<(f64, FlatForest, Vec<f64>), ChurnError> {
     let x_forest = x.select(rows).to_dense();
     let y_forest: Vec<f64> = rows.iter().map(|&i| f64::from(u8::from(y[i]))).collect();
     let parts = params.forest_parts.min(params.forest_trees);
@@ -220,10 +191,12 @@ fn fit_forest(
                     .with_max_depth(params.forest_depth)
                     .with_min_samples_leaf(params.forest_min_leaf)
                     .with_seed(params.seed.wrapping_add(part as u64));
-            Forest::fit(&x_forest, &y_forest, forest_params).map_err(|e| ChurnError::Forest(e.to_string()))
+            flat_forest::SmartcoreForest::fit(&x_forest, &y_forest, forest_params)
+                .map_err(|e| ChurnError::Forest(e.to_string()))
         })
-        .collect::<Result<Vec<Forest>, ChurnError>>()?;
-    let scores = forest_predict(&fitted, x_valid)?;
+        .collect::<Result<Vec<_>, ChurnError>>()?;
+    let fitted = FlatForest::from_smartcore(&fitted)?;
+    let scores = fitted.predict(x_valid)?;
     Ok((roc_auc(y_valid, &scores), fitted, scores))
 }
 
@@ -315,11 +288,8 @@ impl ChurnModel {
     /// Uncalibrated scores on the log-odds scale.
     fn raw_scores(&self, x: &FeatureMatrix) -> Result<Vec<f64>, ChurnError> {
         match (self.choice, &self.forest) {
-            (ChurnChoice::Forest, Some(parts)) => {
-                let p = forest_predict(parts, x)?;
-                Ok(p.into_iter().map(forest_logit).collect())
-            }
-            (ChurnChoice::Blend, Some(parts)) => Ok(blend_logits(&self.logistic.logits(x), &forest_predict(parts, x)?)),
+            (ChurnChoice::Forest, Some(forest)) => Ok(forest.predict(x)?.into_iter().map(forest_logit).collect()),
+            (ChurnChoice::Blend, Some(forest)) => Ok(blend_logits(&self.logistic.logits(x), &forest.predict(x)?)),
             _ => Ok(self.logistic.logits(x)),
         }
     }
