@@ -555,7 +555,7 @@ pub fn train(unified: &mut Unified, params: &TrainParams, on_stage: &dyn Fn(&str
     // Everything the final fits need from the purchase history is in `now` and `interactions`.
     drop(ctx);
     if params.release_transactions {
-        unified.store.release_transactions();
+        unified.release_transactions();
     }
     lap("view_t", &mut timings);
 

@@ -96,6 +96,16 @@ pub struct Unified {
     pub timings: Vec<(String, f64)>,
     /// Peak resident memory once identities were linked (before profiles), MiB.
     pub peak_after_link_mib: Option<f64>,
+    /// Inputs of the profile tables that do not depend on the as-of date, computed on first use.
+    profile_inputs: ProfileInputs,
+}
+
+/// What every profile date shares: each record's first dated fact and the resolution order of the tag
+/// facts. Computed once per unify run (the training builds three point-in-time views).
+#[derive(Debug, Default)]
+struct ProfileInputs {
+    first_seen: std::sync::OnceLock<Vec<Option<i64>>>,
+    fact_order: std::sync::OnceLock<Vec<u32>>,
 }
 
 /// Told (source, bytes done, bytes total) while files are read.
@@ -208,6 +218,7 @@ pub fn unify(config: SourceConfig, quarantine_dir: &Path, progress: &Progress) -
         unmapped,
         timings,
         peak_after_link_mib,
+        profile_inputs: ProfileInputs::default(),
     })
 }
 
@@ -217,13 +228,22 @@ impl Unified {
         self.config.timezone()
     }
 
+    /// Frees the store's transaction lines, tag facts and tickets, and the profile inputs made from them
+    /// (profiles can no longer be computed afterwards).
+    pub fn release_transactions(&mut self) {
+        self.store.release_transactions();
+        self.profile_inputs = ProfileInputs::default();
+    }
+
     /// The profile table as of `as_of`: identity columns, behavioural tags and dictionary tags.
     pub fn profiles(&self, as_of: NaiveDate) -> ProfileTable {
         let identity = &self.identity;
         let tz = self.timezone();
         let as_of_ts = behaviour::day_start_ts(as_of, &tz);
-        let mut columns =
-            identity_tags::identity_columns(&self.store, identity, &identity_tags::first_seen(&self.store), as_of_ts);
+        let started = Instant::now();
+        let first_seen = self.profile_inputs.first_seen.get_or_init(|| identity_tags::first_seen(&self.store));
+        let mut columns = identity_tags::identity_columns(&self.store, identity, first_seen, as_of_ts);
+        let identity_seconds = started.elapsed().as_secs_f64();
         columns.extend(behaviour::behaviour_columns(
             &self.store,
             identity,
@@ -236,7 +256,10 @@ impl Unified {
         if !self.store.tickets.is_empty() {
             columns.extend(behaviour::ticket_columns(&self.store, identity, &kinds, as_of, tz));
         }
-        columns.extend(tags::dictionary_columns(&self.store, identity, &self.dictionary, as_of_ts));
+        let behaviour_seconds = started.elapsed().as_secs_f64() - identity_seconds;
+        let fact_order = self.profile_inputs.fact_order.get_or_init(|| tags::fact_order(&self.store, identity));
+        columns.extend(tags::dictionary_columns(&self.store, identity, &self.dictionary, as_of_ts, fact_order));
+        tracing::debug!(%as_of, identity_seconds, behaviour_seconds, total_seconds = started.elapsed().as_secs_f64(), "profiles");
         ProfileTable { customer_ids: identity.customer_ids.iter().map(|c| c.to_string()).collect(), columns }
     }
 }

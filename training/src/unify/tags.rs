@@ -43,33 +43,49 @@ pub fn resolve_conflict(rule: ConflictRule, facts: &[Stated]) -> Option<TagValue
     best.map(|f| f.value)
 }
 
+/// Every tag fact's index, sorted by customer, tag, then record key and index: the order in which
+/// [`dictionary_columns`] resolves them. It does not depend on the as-of date, so one order serves every
+/// profile date (sorting by record key too makes the order of tied facts independent of input order, and
+/// the order a total one, so the parallel sort has one result).
+pub fn fact_order(store: &Store, identity: &Identity) -> Vec<u32> {
+    let mut order: Vec<(u32, u16, u32)> = store
+        .facts
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (identity.customer_of_record[f.record as usize], f.tag, i as u32))
+        .collect();
+    order.par_sort_unstable_by(|a, b| {
+        (a.0, a.1)
+            .cmp(&(b.0, b.1))
+            .then_with(|| {
+                store
+                    .records
+                    .resolve(store.facts[a.2 as usize].record)
+                    .cmp(store.records.resolve(store.facts[b.2 as usize].record))
+            })
+            .then(a.2.cmp(&b.2))
+    });
+    order.into_iter().map(|o| o.2).collect()
+}
+
 /// One column per dictionary tag that any source stated (tags nobody stated are left out of the profile
 /// and show with zero coverage in the catalog). Only facts stated before `as_of_ts` (UTC seconds) count,
 /// and undated ones: a tag given during a later window must not leak into an earlier point-in-time view.
+/// `order` is [`fact_order`] of the same store and identity.
 pub fn dictionary_columns(
     store: &Store,
     identity: &Identity,
     dict: &TagDictionary,
     as_of_ts: i64,
+    order: &[u32],
 ) -> Vec<ProfileColumn> {
     let n = identity.customers();
-    let mut order: Vec<(u32, u16, usize)> = store
-        .facts
+    let order: Vec<(u32, u16, usize)> = order
         .iter()
-        .enumerate()
+        .map(|&i| (i as usize, &store.facts[i as usize]))
         .filter(|(_, f)| f.ts.is_none_or(|ts| ts < as_of_ts))
         .map(|(i, f)| (identity.customer_of_record[f.record as usize], f.tag, i))
         .collect();
-    // Sorting by record key too makes the order of tied facts independent of input order (and the order a
-    // total one, so the parallel sort has one result).
-    order.par_sort_unstable_by(|a, b| {
-        (a.0, a.1)
-            .cmp(&(b.0, b.1))
-            .then_with(|| {
-                store.records.resolve(store.facts[a.2].record).cmp(store.records.resolve(store.facts[b.2].record))
-            })
-            .then(a.2.cmp(&b.2))
-    });
     let priorities: Vec<usize> = store.sources.iter().map(|s| dict.priority_of(s)).collect();
     let mut resolved: Vec<Vec<Option<TagValue>>> = vec![Vec::new(); dict.tags.len()];
     let mut start = 0;
