@@ -124,10 +124,17 @@ impl Store {
         self.tickets.extend(batch.tickets.iter().map(|t| Ticket { record: record_map[t.record as usize], ..*t }));
     }
 
-    /// Sorts the transaction lines by customer, then time (stable: one customer's lines at the same instant
-    /// keep their merge order), so every point-in-time view reads a customer's lines as one contiguous run.
+    /// Sorts the transaction lines by customer, then time, so every point-in-time view reads a customer's
+    /// lines as one contiguous run. Lines of one instant are ordered by their content (order, item, record,
+    /// amounts, flags): a total order, so the result does not depend on the order the files listed them in.
     pub fn sort_lines_by_customer(&mut self, customer_of_record: &[u32]) {
-        self.lines.par_sort_by_key(|l| (customer_of_record[l.record as usize], l.ts));
+        self.lines.par_sort_unstable_by(|a, b| {
+            (customer_of_record[a.record as usize], a.ts, a.order, a.item, a.record)
+                .cmp(&(customer_of_record[b.record as usize], b.ts, b.order, b.item, b.record))
+                .then(a.amount.total_cmp(&b.amount))
+                .then(a.quantity.total_cmp(&b.quantity))
+                .then((a.coupon, a.channel).cmp(&(b.coupon, b.channel)))
+        });
     }
 
     /// Frees the transaction lines, tag facts and tickets (profiles can no longer be computed afterwards;
