@@ -101,12 +101,16 @@ pub struct Unified {
 }
 
 /// What every profile date shares: each record's first dated fact and the resolution order of the tag
-/// facts. Computed once per unify run (the training builds three point-in-time views).
+/// facts. Computed once per unify run (the training builds three point-in-time views), each with the
+/// store's sizes it was made from: a store grown since (a caller adding facts) gets fresh inputs.
 #[derive(Debug, Default)]
 struct ProfileInputs {
-    first_seen: std::sync::OnceLock<Vec<Option<i64>>>,
-    fact_order: std::sync::OnceLock<Vec<u32>>,
+    first_seen: std::sync::OnceLock<(StoreSizes, Vec<Option<i64>>)>,
+    fact_order: std::sync::OnceLock<(StoreSizes, Vec<u32>)>,
 }
+
+/// Lines, tag facts and tickets in the store.
+type StoreSizes = (usize, usize, usize);
 
 /// Told (source, bytes done, bytes total) while files are read.
 pub type BytesHook = Box<dyn Fn(&str, u64, u64) + Sync>;
@@ -241,7 +245,16 @@ impl Unified {
         let tz = self.timezone();
         let as_of_ts = behaviour::day_start_ts(as_of, &tz);
         let started = Instant::now();
-        let first_seen = self.profile_inputs.first_seen.get_or_init(|| identity_tags::first_seen(&self.store));
+        let sizes = (self.store.lines.len(), self.store.facts.len(), self.store.tickets.len());
+        let fresh_first_seen;
+        let first_seen =
+            match self.profile_inputs.first_seen.get_or_init(|| (sizes, identity_tags::first_seen(&self.store))) {
+                (made_for, cached) if *made_for == sizes => cached,
+                _ => {
+                    fresh_first_seen = identity_tags::first_seen(&self.store);
+                    &fresh_first_seen
+                }
+            };
         let mut columns = identity_tags::identity_columns(&self.store, identity, first_seen, as_of_ts);
         let identity_seconds = started.elapsed().as_secs_f64();
         columns.extend(behaviour::behaviour_columns(
@@ -257,7 +270,15 @@ impl Unified {
             columns.extend(behaviour::ticket_columns(&self.store, identity, &kinds, as_of, tz));
         }
         let behaviour_seconds = started.elapsed().as_secs_f64() - identity_seconds;
-        let fact_order = self.profile_inputs.fact_order.get_or_init(|| tags::fact_order(&self.store, identity));
+        let fresh_fact_order;
+        let fact_order =
+            match self.profile_inputs.fact_order.get_or_init(|| (sizes, tags::fact_order(&self.store, identity))) {
+                (made_for, cached) if *made_for == sizes => cached,
+                _ => {
+                    fresh_fact_order = tags::fact_order(&self.store, identity);
+                    &fresh_fact_order
+                }
+            };
         columns.extend(tags::dictionary_columns(&self.store, identity, &self.dictionary, as_of_ts, fact_order));
         tracing::debug!(%as_of, identity_seconds, behaviour_seconds, total_seconds = started.elapsed().as_secs_f64(), "profiles");
         ProfileTable { customer_ids: identity.customer_ids.iter().map(|c| c.to_string()).collect(), columns }
