@@ -6,6 +6,7 @@ pub mod benchmark;
 pub mod demo;
 pub mod eval;
 pub mod features;
+pub mod grouped_sort;
 pub mod interner;
 pub mod memory;
 pub mod models;

@@ -31,16 +31,12 @@ impl PurchaseHistory {
             .filter(|l| l.quantity > 0.0 && l.amount >= 0.0)
             .map(|l| (customer_of_record[l.record as usize], l.item, local_day(l.ts, &tz), l.quantity))
             .collect();
-        // By customer, day, item (then quantity: a total order, so both sorts below agree). A unify run's
-        // lines are already grouped by customer in time order, so only each customer's run needs sorting.
+        // By customer, day, item (then quantity: a total order). A unify run's lines are already grouped by
+        // customer, so only each customer's run is sorted.
         let order = |a: &(u32, u32, i32, f32), b: &(u32, u32, i32, f32)| {
             (a.0, a.2, a.1).cmp(&(b.0, b.2, b.1)).then(a.3.total_cmp(&b.3))
         };
-        if events.par_windows(2).all(|w| w[0].0 <= w[1].0) {
-            events.par_chunk_by_mut(|a, b| a.0 == b.0).for_each(|run| run.sort_unstable_by(order));
-        } else {
-            events.par_sort_unstable_by(order);
-        }
+        crate::grouped_sort::sort_grouped(&mut events, |e| e.0, order);
         let mut event_offsets = vec![0usize; customers + 1];
         for e in &events {
             event_offsets[e.0 as usize + 1] += 1;

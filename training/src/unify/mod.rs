@@ -112,6 +112,17 @@ struct ProfileInputs {
 /// Lines, tag facts and tickets in the store.
 type StoreSizes = (usize, usize, usize);
 
+/// The value `cell` holds when it was made for a store of `sizes` (made now if the cell is empty), else a
+/// fresh one from `make`.
+fn shared_or_fresh<T: Clone>(
+    cell: &std::sync::OnceLock<(StoreSizes, T)>,
+    sizes: StoreSizes,
+    make: impl Fn() -> T,
+) -> std::borrow::Cow<'_, T> {
+    let (made_for, value) = cell.get_or_init(|| (sizes, make()));
+    if *made_for == sizes { std::borrow::Cow::Borrowed(value) } else { std::borrow::Cow::Owned(make()) }
+}
+
 /// Told (source, bytes done, bytes total) while files are read.
 pub type BytesHook = Box<dyn Fn(&str, u64, u64) + Sync>;
 
@@ -246,16 +257,9 @@ impl Unified {
         let as_of_ts = behaviour::day_start_ts(as_of, &tz);
         let started = Instant::now();
         let sizes = (self.store.lines.len(), self.store.facts.len(), self.store.tickets.len());
-        let fresh_first_seen;
         let first_seen =
-            match self.profile_inputs.first_seen.get_or_init(|| (sizes, identity_tags::first_seen(&self.store))) {
-                (made_for, cached) if *made_for == sizes => cached,
-                _ => {
-                    fresh_first_seen = identity_tags::first_seen(&self.store);
-                    &fresh_first_seen
-                }
-            };
-        let mut columns = identity_tags::identity_columns(&self.store, identity, first_seen, as_of_ts);
+            shared_or_fresh(&self.profile_inputs.first_seen, sizes, || identity_tags::first_seen(&self.store));
+        let mut columns = identity_tags::identity_columns(&self.store, identity, &first_seen, as_of_ts);
         let identity_seconds = started.elapsed().as_secs_f64();
         columns.extend(behaviour::behaviour_columns(
             &self.store,
@@ -270,16 +274,9 @@ impl Unified {
             columns.extend(behaviour::ticket_columns(&self.store, identity, &kinds, as_of, tz));
         }
         let behaviour_seconds = started.elapsed().as_secs_f64() - identity_seconds;
-        let fresh_fact_order;
         let fact_order =
-            match self.profile_inputs.fact_order.get_or_init(|| (sizes, tags::fact_order(&self.store, identity))) {
-                (made_for, cached) if *made_for == sizes => cached,
-                _ => {
-                    fresh_fact_order = tags::fact_order(&self.store, identity);
-                    &fresh_fact_order
-                }
-            };
-        columns.extend(tags::dictionary_columns(&self.store, identity, &self.dictionary, as_of_ts, fact_order));
+            shared_or_fresh(&self.profile_inputs.fact_order, sizes, || tags::fact_order(&self.store, identity));
+        columns.extend(tags::dictionary_columns(&self.store, identity, &self.dictionary, as_of_ts, &fact_order));
         tracing::debug!(%as_of, identity_seconds, behaviour_seconds, total_seconds = started.elapsed().as_secs_f64(), "profiles");
         ProfileTable { customer_ids: identity.customer_ids.iter().map(|c| c.to_string()).collect(), columns }
     }

@@ -1,8 +1,6 @@
 //! Purchases as implicit feedback: a per-user CSR of (item, day, quantity) events, and the per-item summary of
 //! one user's history that every component (co-occurrence, ALS confidence, buy-again) reads.
 
-use rayon::prelude::*;
-
 use super::AffinityError;
 
 /// One purchase event: `(user, item, day since 1970-01-01, quantity)`.
@@ -205,14 +203,10 @@ pub(crate) fn median_i32(values: &mut [i32]) -> Option<f32> {
 }
 
 /// Sorts events by user, item, day (then quantity, so the order is total and every sort agrees). Events
-/// already grouped by user (as a purchase history lists them) only need each user's run sorted, in parallel.
+/// already grouped by user (as a purchase history lists them) only need each user's run sorted.
 fn sort_events(events: &mut [Event]) {
     let order = |a: &Event, b: &Event| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)).then(a.3.total_cmp(&b.3));
-    if events.par_windows(2).all(|w| w[0].0 <= w[1].0) {
-        events.par_chunk_by_mut(|a, b| a.0 == b.0).for_each(|run| run.sort_unstable_by(order));
-    } else {
-        events.par_sort_unstable_by(order);
-    }
+    crate::grouped_sort::sort_grouped(events, |e| e.0, order);
 }
 
 #[cfg(test)]
