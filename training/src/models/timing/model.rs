@@ -375,9 +375,19 @@ pub fn fit_timing_unvalidated(
     as_of_day: i32,
     params: &TimingParams,
 ) -> Result<TimingModel, TimingError> {
+    Ok(fit_checked(histories, segments, as_of_day, params)?.0)
+}
+
+/// Checks the parameters and histories, then fits the BG/NBD and cycles ([`fit_core`]).
+fn fit_checked(
+    histories: &[History],
+    segments: &[u16],
+    as_of_day: i32,
+    params: &TimingParams,
+) -> Result<(TimingModel, BgNbdFit), TimingError> {
     params.validate()?;
     check_histories(histories, segments, as_of_day)?;
-    Ok(fit_core(histories, segments, as_of_day, params)?.0)
+    fit_core(histories, segments, as_of_day, params)
 }
 
 /// Fits the timing model on each customer's purchase days before `as_of_day` (`segments[i]` is customer
@@ -389,9 +399,7 @@ pub fn fit_timing(
     as_of_day: i32,
     params: &TimingParams,
 ) -> Result<TimingModel, TimingError> {
-    params.validate()?;
-    check_histories(histories, segments, as_of_day)?;
-    let (mut model, fit) = fit_core(histories, segments, as_of_day, params)?;
+    let (mut model, fit) = fit_checked(histories, segments, as_of_day, params)?;
     if !fit.converged {
         tracing::warn!(iterations = fit.iterations, "BG/NBD fit stopped before its gradient tolerance");
     }
