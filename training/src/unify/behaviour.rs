@@ -9,7 +9,7 @@ use tagcenter::domain::TagType;
 
 use super::identity::Identity;
 use super::profile::{Origin, ProfileColumn, Values};
-use super::store::Store;
+use super::store::{Store, line_order};
 use crate::sources::batch::TxnLine;
 
 /// Local day number (days since 1970-01-01 in the project's zone) of a UTC timestamp.
@@ -258,14 +258,15 @@ pub fn behaviour_columns(
         let l = &store.lines[i];
         (customer_of_record[l.record as usize], l.ts)
     };
-    // A unify run leaves the lines sorted by customer and time (`Store::sort_lines_by_customer`), so each
-    // customer's lines are one run; any other store is read through a sorted permutation.
+    // A unify run leaves the lines in `line_order` (`Store::sort_lines_by_customer`), so each customer's
+    // lines are one run; any other store is read through a permutation into that same order.
     let n_lines = store.lines.len();
-    let sorted = (1..n_lines).into_par_iter().all(|i| key(i - 1) <= key(i));
+    let order = |i: usize, j: usize| line_order(customer_of_record, &store.lines[i], &store.lines[j]);
+    let sorted = (1..n_lines).into_par_iter().all(|i| order(i - 1, i).is_le());
     let permutation: Option<Vec<u32>> = (!sorted).then(|| {
-        let mut order: Vec<u32> = (0..n_lines as u32).collect();
-        order.par_sort_by_key(|&i| key(i as usize));
-        order
+        let mut permutation: Vec<u32> = (0..n_lines as u32).collect();
+        permutation.par_sort_unstable_by(|&i, &j| order(i as usize, j as usize));
+        permutation
     });
     let line_at = |k: usize| permutation.as_ref().map_or(k, |p| p[k] as usize);
 
@@ -454,9 +455,13 @@ mod tests {
                 Values::Number(v) => v.clone(),
                 _ => panic!("{name} is not a number"),
             };
-        for name in ["frequency", "monetary", "recency_days", "channel_pos_share", "return_rate"] {
-            let (a, b) = (number(&scrambled, name), number(&sorted, name));
-            assert!(a.iter().zip(&b).all(|(x, y)| x == y || (x.is_nan() && y.is_nan())), "{name}: {a:?} vs {b:?}");
+        // Every column, every customer: the same text (NaN and missing alike).
+        assert_eq!(scrambled.len(), sorted.len());
+        for (a, b) in scrambled.iter().zip(&sorted) {
+            assert_eq!(a.name, b.name);
+            for c in 0..3 {
+                assert_eq!(a.values.text(c), b.values.text(c), "{} of customer {c}", a.name);
+            }
         }
         // Customer 0 (record 1): one purchase before the date (the 19 900 line is after it).
         assert_eq!(number(&sorted, "frequency")[0], 1.0);

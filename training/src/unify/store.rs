@@ -9,6 +9,17 @@ use crate::sources::catalog::Catalog;
 use crate::sources::normalize::KeyKind;
 use crate::unify::dictionary::CategoryIdx;
 
+/// The order of a customer's transaction lines: by customer, then time; lines of one instant by their
+/// content (order, item, record, amounts, flags). A total order, so a sort's result does not depend on the
+/// order the files listed the lines in.
+pub fn line_order(customer_of_record: &[u32], a: &TxnLine, b: &TxnLine) -> std::cmp::Ordering {
+    (customer_of_record[a.record as usize], a.ts, a.order, a.item, a.record)
+        .cmp(&(customer_of_record[b.record as usize], b.ts, b.order, b.item, b.record))
+        .then(a.amount.total_cmp(&b.amount))
+        .then(a.quantity.total_cmp(&b.quantity))
+        .then((a.coupon, a.channel).cmp(&(b.coupon, b.channel)))
+}
+
 /// Everything read, on global indices.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -124,17 +135,10 @@ impl Store {
         self.tickets.extend(batch.tickets.iter().map(|t| Ticket { record: record_map[t.record as usize], ..*t }));
     }
 
-    /// Sorts the transaction lines by customer, then time, so every point-in-time view reads a customer's
-    /// lines as one contiguous run. Lines of one instant are ordered by their content (order, item, record,
-    /// amounts, flags): a total order, so the result does not depend on the order the files listed them in.
+    /// Sorts the transaction lines in [`line_order`], so every point-in-time view reads a customer's lines
+    /// as one contiguous run.
     pub fn sort_lines_by_customer(&mut self, customer_of_record: &[u32]) {
-        self.lines.par_sort_unstable_by(|a, b| {
-            (customer_of_record[a.record as usize], a.ts, a.order, a.item, a.record)
-                .cmp(&(customer_of_record[b.record as usize], b.ts, b.order, b.item, b.record))
-                .then(a.amount.total_cmp(&b.amount))
-                .then(a.quantity.total_cmp(&b.quantity))
-                .then((a.coupon, a.channel).cmp(&(b.coupon, b.channel)))
-        });
+        self.lines.par_sort_unstable_by(|a, b| line_order(customer_of_record, a, b));
     }
 
     /// Frees the transaction lines, tag facts and tickets (profiles can no longer be computed afterwards;
