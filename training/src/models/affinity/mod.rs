@@ -48,7 +48,6 @@ pub use buy_again::BuyAgainScore;
 pub use interactions::{Event, Interactions, ItemHistory, summarize_history};
 pub use similarity::{ItemGraph, Neighbour};
 
-use crate::eval::ranking::ndcg_at_k;
 use als::{AlsConfig, fit_als, fold_in, regularized_gram};
 use buy_again::{RepurchaseStats, repurchase_stats};
 use similarity::{Dense, EaseShape, cosine_neighbours, ease_columns, gram, weighted_gram};
@@ -823,13 +822,8 @@ thread_local! {
 /// Blends candidates with `w` and returns the top `k` with reasons; ties go to the lower item index, and a
 /// tiny popularity term orders items the blend cannot tell apart.
 fn rank(candidates: &[Candidate], w: &BlendChoice, k: usize, in_segment: bool) -> Vec<(u32, f32, RecReason)> {
-    let score = |c: &Candidate| {
-        (w.w_cf * f64::from(c.cf) + w.w_buy_again * f64::from(c.buy_again) + w.w_popularity * f64::from(c.popularity))
-            as f32
-            + 1e-6 * c.popularity
-    };
     let better = |a: &(f32, &Candidate), b: &(f32, &Candidate)| b.0.total_cmp(&a.0).then(a.1.item.cmp(&b.1.item));
-    let scored = top_k(candidates.iter().map(|c| (score(c), c)), k, better);
+    let scored = top_k(candidates.iter().map(|c| (blend_score(c, w), c)), k, better);
     let popular = if in_segment { RecReason::PopularInSegment } else { RecReason::Popular };
     scored
         .into_iter()
@@ -843,6 +837,61 @@ fn rank(candidates: &[Candidate], w: &BlendChoice, k: usize, in_segment: bool) -
             (c.item, s, reason)
         })
         .collect()
+}
+
+/// A candidate's blended score under `w`; a tiny popularity term orders items the blend cannot tell apart.
+fn blend_score(c: &Candidate, w: &BlendChoice) -> f32 {
+    (w.w_cf * f64::from(c.cf) + w.w_buy_again * f64::from(c.buy_again) + w.w_popularity * f64::from(c.popularity))
+        as f32
+        + 1e-6 * c.popularity
+}
+
+/// The items of `rank(candidates, w, k, _)` in the same order, into `out` (score, item): no reasons and no
+/// allocation, for the validation's inner loop, which ranks every user once per weight triple.
+fn top_items(candidates: &[Candidate], w: &BlendChoice, k: usize, out: &mut Vec<(f32, u32)>) {
+    // `a` ranks before `b`: higher score, then lower item (the order of `rank`).
+    let before = |a: (f32, u32), b: (f32, u32)| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)).is_gt();
+    out.clear();
+    if k == 0 {
+        return;
+    }
+    // Below the k-th score nothing can enter (a plain comparison, false for NaN, which takes the exact path).
+    let mut threshold = f32::NEG_INFINITY;
+    for c in candidates {
+        let x = (blend_score(c, w), c.item);
+        if x.0 < threshold || (out.len() == k && !before(x, out[k - 1])) {
+            continue;
+        }
+        let at = out.partition_point(|&y| before(y, x));
+        if out.len() == k {
+            out.pop();
+        }
+        out.insert(at, x);
+        if out.len() == k {
+            threshold = out[k - 1].0;
+        }
+    }
+}
+
+/// The sum of a candidate's component scores: a cheap guess at how well it ranks under any blend.
+fn strength(c: &Candidate) -> f32 {
+    c.cf + c.buy_again + c.popularity
+}
+
+/// NDCG@k of a ranked list against one user's truth (sorted, distinct items) whose ideal DCG is `ideal`:
+/// the same figure as [`ndcg_at_k`] without hashing.
+fn ndcg_sorted(ranked: &[(f32, u32)], truth: &[u32], ideal: f64, k: usize) -> f64 {
+    if ideal == 0.0 {
+        return 0.0;
+    }
+    let dcg: f64 = ranked
+        .iter()
+        .take(k)
+        .enumerate()
+        .filter(|(_, (_, item))| truth.binary_search(item).is_ok())
+        .map(|(r, _)| 1.0 / ((r + 2) as f64).log2())
+        .sum();
+    dcg / ideal
 }
 
 /// The `k` best of `items` under `better` (a total order, `Less` = ranks first), best first: one pass keeping a
@@ -982,8 +1031,17 @@ pub fn select_blend_folds_cached(
             users.truncate(params.validation_max_users);
         }
         let histories: Vec<Vec<ItemHistory>> = users.iter().map(|(u, _)| train.user_history(*u as usize)).collect();
-        let truths: Vec<std::collections::HashSet<u32>> =
-            users.iter().map(|(_, t)| t.iter().copied().collect()).collect();
+        // Per user: the truth as a sorted set, and its ideal DCG@10 (as `ndcg_at_k` computes it).
+        let truths: Vec<(Vec<u32>, f64)> = users
+            .iter()
+            .map(|(_, t)| {
+                let mut t = t.clone();
+                t.sort_unstable();
+                t.dedup();
+                let ideal = (0..t.len().min(10)).map(|r| 1.0 / ((r + 2) as f64).log2()).sum();
+                (t, ideal)
+            })
+            .collect();
         prepared.push((fold, shared, g, users, histories, truths));
     }
     let mut rows = Vec::new();
@@ -1043,14 +1101,19 @@ pub fn select_blend_folds_cached(
                 .par_chunks(VALIDATION_CHUNK_USERS)
                 .map(|chunk| {
                     let mut sum = vec![0.0; grid.len()];
+                    let mut ranked = Vec::with_capacity(11);
                     for &idx in chunk {
                         let segment = segments.get(users[idx].0 as usize).copied().filter(|&s| s != u16::MAX);
-                        let (mut cands, in_segment) = view.candidates(&histories[idx], segment, fold.as_of_day, 10);
+                        let (mut cands, _) = view.candidates(&histories[idx], segment, fold.as_of_day, 10);
                         for (b, block) in grid.chunks(per_variant).enumerate() {
                             view.rescore(&mut cands, &histories[idx], fold.as_of_day, block[0].buy_again);
+                            // Likely winners first, so the k-th score rises early and most candidates cost one
+                            // comparison (the ranking itself does not depend on the order).
+                            cands.sort_unstable_by(|a, b| strength(b).total_cmp(&strength(a)));
                             for (j, w) in block.iter().enumerate() {
-                                let items: Vec<u32> = rank(&cands, w, 10, in_segment).iter().map(|r| r.0).collect();
-                                sum[b * per_variant + j] += ndcg_at_k(&items, &truths[idx], 10);
+                                top_items(&cands, w, 10, &mut ranked);
+                                let (truth, ideal) = &truths[idx];
+                                sum[b * per_variant + j] += ndcg_sorted(&ranked, truth, *ideal, 10);
                             }
                         }
                     }

@@ -1,6 +1,7 @@
 //! Behaviour tests of the blended model, and (ignored) reference checks on the P4/P5 splits.
 
 use super::*;
+use crate::eval::ranking::ndcg_at_k;
 
 const fn _assert_send_sync<T: Send + Sync>() {}
 const _: () = _assert_send_sync::<AffinityModel>();
@@ -635,4 +636,40 @@ fn without_a_scorer_the_popularity_cut_gives_the_full_pool_ranking() {
         }
     }
     assert!(shorter > 1000, "the cut shortened only {shorter} candidate lists");
+}
+
+proptest::proptest! {
+    /// The validation's allocation-free ranking and NDCG give exactly what `rank` and `ndcg_at_k` give, ties
+    /// included (scores are drawn from a few values so equal blends are common).
+    #[test]
+    fn validation_ranking_matches_rank_and_ndcg(
+        parts in proptest::collection::vec((0u8..4, 0u8..4, 0u8..4), 0..60),
+        truth in proptest::collection::vec(0u32..60, 0..15),
+        a in 0u8..=10,
+        b in 0u8..=10,
+        k in 0usize..12,
+    ) {
+        let candidates: Vec<Candidate> = parts
+            .iter()
+            .enumerate()
+            .map(|(i, &(cf, ba, pop))| Candidate {
+                item: (i as u32 * 7) % 61,
+                cf: f32::from(cf) / 3.0,
+                buy_again: f32::from(ba) / 3.0,
+                popularity: f32::from(pop) / 3.0,
+            })
+            .collect();
+        let (a, b) = (f64::from(a.min(10)) / 10.0, f64::from(b.min(10 - a.min(10))) / 10.0);
+        let w = BlendChoice { model: CfModel::None, w_cf: a, w_buy_again: b, w_popularity: 1.0 - a - b, buy_again: BuyAgainScore::Cycle };
+        let expected: Vec<u32> = rank(&candidates, &w, k, false).iter().map(|r| r.0).collect();
+        let mut ranked = Vec::new();
+        top_items(&candidates, &w, k, &mut ranked);
+        let got: Vec<u32> = ranked.iter().map(|r| r.1).collect();
+        proptest::prop_assert_eq!(&got, &expected);
+        let set: std::collections::HashSet<u32> = truth.iter().copied().collect();
+        let mut sorted: Vec<u32> = set.iter().copied().collect();
+        sorted.sort_unstable();
+        let ideal: f64 = (0..sorted.len().min(k)).map(|r| 1.0 / ((r + 2) as f64).log2()).sum();
+        proptest::prop_assert_eq!(ndcg_sorted(&ranked, &sorted, ideal, k), ndcg_at_k(&expected, &set, k));
+    }
 }
