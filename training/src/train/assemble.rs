@@ -7,11 +7,11 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use tagcenter::bundle::{
     BundleContents, BundleHeader, ChurnOutputs, ColumnValues, Customers, FORMAT_VERSION, FeatureSpec, Items, Metric,
-    ModelBundle, ProfileColumnData, ReasonCode, Recommendations, TagInfo,
+    ModelBundle, ProfileColumnData, ReasonCode, RecReason, Recommendations, TagInfo,
 };
 use tagcenter::domain::TagType;
 
-use super::{Backtest, TrainOutcome, TrainParams};
+use super::{Backtest, FinalModels, TrainOutcome, TrainParams};
 use crate::features::Encoding;
 use crate::models::timing::timing_outputs;
 use crate::unify::Unified;
@@ -92,40 +92,8 @@ fn metrics(backtest: &Backtest) -> Vec<Metric> {
     ]
 }
 
-/// Builds the bundle. The per-customer recommendations and profile columns are moved out of
-/// `outcome.models` into it (converted and freed list by list and column by column, so a million customers'
-/// outputs never exist twice): write the exports before assembling.
-pub fn assemble(unified: &Unified, outcome: &mut TrainOutcome, params: &TrainParams, seed: u64) -> ModelBundle {
-    let recommendation_lists = std::mem::take(&mut outcome.models.recommendations);
-    let profile_table_columns = std::mem::take(&mut outcome.models.profiles.columns);
-    let models = &outcome.models;
-    let column = |name: &str| profile_table_columns.iter().find(|c| c.name == name);
-    let n = unified.identity.customers();
-
-    // Items, sorted by ID; the store's item indices are remapped.
-    let store_items = &unified.store.items;
-    let mut order: Vec<u32> = (0..store_items.len() as u32).collect();
-    order.sort_unstable_by(|a, b| store_items.resolve(*a).cmp(store_items.resolve(*b)));
-    let mut remap = vec![0u32; order.len()];
-    for (new, &old) in order.iter().enumerate() {
-        remap[old as usize] = new as u32;
-    }
-    let categories = unified.dictionary.categories.canonical.clone();
-    let items = Items {
-        ids: order.iter().map(|&i| store_items.resolve(i).to_owned()).collect(),
-        names: order
-            .iter()
-            .map(|&i| unified.catalog.name.get(i as usize).cloned().flatten().unwrap_or_default())
-            .collect(),
-        category: order.iter().map(|&i| unified.store.item_category[i as usize].unwrap_or(u16::MAX)).collect(),
-        category_names: categories.clone(),
-        repurchasable: order
-            .iter()
-            .map(|&i| models.affinity.repurchasable.get(i as usize).copied().unwrap_or(false))
-            .collect(),
-    };
-
-    // Every source record and every linking identity key → customer.
+/// Every source record and every linking identity key → customer, sorted by key (one entry per key).
+fn identity_keys(unified: &Unified) -> Vec<(String, u32)> {
     let identity = &unified.identity;
     let mut keys: Vec<(String, u32)> = unified
         .store
@@ -141,19 +109,41 @@ pub fn assemble(unified: &Unified, outcome: &mut TrainOutcome, params: &TrainPar
     }
     keys.par_sort_unstable();
     keys.dedup_by(|a, b| a.0 == b.0);
+    keys
+}
 
-    // Churn.
-    let features = models.schema.names();
+/// The items sorted by ID, and the map from the store's item indices to their positions.
+fn items(unified: &Unified, repurchasable: &[bool]) -> (Items, Vec<u32>) {
+    let store_items = &unified.store.items;
+    let mut order: Vec<u32> = (0..store_items.len() as u32).collect();
+    order.sort_unstable_by(|a, b| store_items.resolve(*a).cmp(store_items.resolve(*b)));
+    let mut remap = vec![0u32; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        remap[old as usize] = new as u32;
+    }
+    let items = Items {
+        ids: order.iter().map(|&i| store_items.resolve(i).to_owned()).collect(),
+        names: order
+            .iter()
+            .map(|&i| unified.catalog.name.get(i as usize).cloned().flatten().unwrap_or_default())
+            .collect(),
+        category: order.iter().map(|&i| unified.store.item_category[i as usize].unwrap_or(u16::MAX)).collect(),
+        category_names: unified.dictionary.categories.canonical.clone(),
+        repurchasable: order.iter().map(|&i| repurchasable.get(i as usize).copied().unwrap_or(false)).collect(),
+    };
+    (items, remap)
+}
+
+/// The churn outputs: probabilities, three reason codes per customer, and the value at risk (probability ×
+/// expected 90-day purchases × average order value, `aov`).
+fn churn_outputs(models: &FinalModels, aov: &[f64], params: &TrainParams) -> ChurnOutputs {
+    let n = models.churn_probability.len();
     let mut reasons = Vec::with_capacity(n * 3);
     for c in 0..n {
         let mut row = models.churn_reasons[c].clone();
         row.resize(3, (0, 0.0));
         reasons.extend(row.into_iter().map(|(f, v)| ReasonCode { feature: f as u16, contribution: v as f32 }));
     }
-    let aov = match column("avg_order_value").map(|c| &c.values) {
-        Some(Values::Number(v)) => v.clone(),
-        _ => vec![f64::NAN; n],
-    };
     let value_at_risk = (0..n)
         .map(|c| {
             let p = models.churn_probability[c];
@@ -162,30 +152,36 @@ pub fn assemble(unified: &Unified, outcome: &mut TrainOutcome, params: &TrainPar
             (p * expected) as f32
         })
         .collect();
-    let churn = ChurnOutputs {
+    ChurnOutputs {
         model: models.churn.choice.as_str().to_owned(),
-        features: features.clone(),
+        features: models.schema.names(),
         probability: models.churn_probability.iter().map(|p| *p as f32).collect(),
         reasons,
         band_thresholds: [0.3, 0.6],
         value_at_risk,
         horizon_days: params.horizon_days,
-    };
+    }
+}
 
-    // Recommendations (CSR) with remapped items.
+/// The recommendations (CSR, consuming `lists`), item neighbours and popularity lists, with items remapped.
+fn recommendations(models: &FinalModels, lists: Vec<Vec<(u32, f32, RecReason)>>, remap: &[u32]) -> Recommendations {
     let mut recs = Recommendations { offsets: vec![0], ..Recommendations::default() };
-    let total: usize = recommendation_lists.iter().map(Vec::len).sum();
+    let total: usize = lists.iter().map(Vec::len).sum();
     recs.items.reserve_exact(total);
     recs.scores.reserve_exact(total);
     recs.reasons.reserve_exact(total);
-    recs.offsets.reserve_exact(recommendation_lists.len());
-    for list in recommendation_lists {
+    recs.offsets.reserve_exact(lists.len());
+    for list in lists {
         for (item, score, reason) in list {
             recs.items.push(remap[item as usize]);
             recs.scores.push(score);
             recs.reasons.push(reason);
         }
         recs.offsets.push(recs.items.len() as u32);
+    }
+    let mut order = vec![0u32; remap.len()];
+    for (old, &new) in remap.iter().enumerate() {
+        order[new as usize] = old as u32;
     }
     recs.neighbour_offsets.push(0);
     let affinity = &models.affinity;
@@ -201,7 +197,6 @@ pub fn assemble(unified: &Unified, outcome: &mut TrainOutcome, params: &TrainPar
         .sort_by(|a, b| affinity.popularity[*b as usize].total_cmp(&affinity.popularity[*a as usize]).then(a.cmp(b)));
     popular.truncate(200);
     recs.popular = popular.iter().map(|&i| remap[i as usize]).collect();
-    recs.segments = categories.clone();
     recs.segment_popular = affinity
         .segment_popularity
         .iter()
@@ -213,8 +208,12 @@ pub fn assemble(unified: &Unified, outcome: &mut TrainOutcome, params: &TrainPar
         })
         .collect();
     recs.customer_segment = models.segments.clone();
+    recs
+}
 
-    let catalog_view = ProfileTable { customer_ids: Vec::new(), columns: profile_table_columns };
+/// The tag catalog of the profile columns, then the columns themselves in the bundle's compact form.
+fn tags_and_profile(columns: Vec<ProfileColumn>, unified: &Unified) -> (Vec<TagInfo>, Vec<ProfileColumnData>) {
+    let catalog_view = ProfileTable { customer_ids: Vec::new(), columns };
     let tags = tag_catalog(&catalog_view, &unified.dictionary)
         .into_iter()
         .map(|e| TagInfo {
@@ -227,6 +226,38 @@ pub fn assemble(unified: &Unified, outcome: &mut TrainOutcome, params: &TrainPar
             values: e.values,
         })
         .collect();
+    (tags, profile_columns(catalog_view.columns))
+}
+
+/// Builds the bundle. The per-customer recommendations and profile columns are moved out of
+/// `outcome.models` into it (converted and freed list by list and column by column, so a million customers'
+/// outputs never exist twice): write the exports before assembling. Independent parts are built in parallel.
+pub fn assemble(unified: &Unified, outcome: &mut TrainOutcome, params: &TrainParams, seed: u64) -> ModelBundle {
+    let recommendation_lists = std::mem::take(&mut outcome.models.recommendations);
+    let profile_table_columns = std::mem::take(&mut outcome.models.profiles.columns);
+    let models = &outcome.models;
+    let n = unified.identity.customers();
+    let aov = match profile_table_columns.iter().find(|c| c.name == "avg_order_value").map(|c| &c.values) {
+        Some(Values::Number(v)) => v.clone(),
+        _ => vec![f64::NAN; n],
+    };
+    let (items, remap) = items(unified, &models.affinity.repurchasable);
+    let categories = items.category_names.clone();
+
+    let (mut keys, mut ids, mut churn, mut recs, mut profile, mut timing) = (None, None, None, None, None, None);
+    rayon::scope(|s| {
+        s.spawn(|_| keys = Some(identity_keys(unified)));
+        s.spawn(|_| ids = Some(unified.identity.customer_ids.iter().map(|c| c.to_string()).collect::<Vec<_>>()));
+        s.spawn(|_| churn = Some(churn_outputs(models, &aov, params)));
+        s.spawn(|_| recs = Some(recommendations(models, recommendation_lists, &remap)));
+        s.spawn(|_| profile = Some(tags_and_profile(profile_table_columns, unified)));
+        s.spawn(|_| timing = Some(timing_outputs(&models.timing_predictions)));
+    });
+    let built = "every part is built inside the scope";
+    let (keys, ids, churn, timing) = (keys.expect(built), ids.expect(built), churn.expect(built), timing.expect(built));
+    let mut recs = recs.expect(built);
+    recs.segments = categories;
+    let (tags, profile) = profile.expect(built);
 
     let fingerprint = outcome.data_fingerprint.clone();
     let mut notes = BTreeMap::new();
@@ -266,15 +297,11 @@ pub fn assemble(unified: &Unified, outcome: &mut TrainOutcome, params: &TrainPar
         notes,
     };
     let contents = BundleContents {
-        customers: Customers {
-            ids: identity.customer_ids.iter().map(|c| c.to_string()).collect(),
-            keys,
-            profile: profile_columns(catalog_view.columns),
-        },
+        customers: Customers { ids, keys, profile },
         items,
         tags,
         churn,
-        timing: timing_outputs(&models.timing_predictions),
+        timing,
         recommendations: recs,
     };
     ModelBundle { header, contents }
