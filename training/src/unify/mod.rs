@@ -250,35 +250,44 @@ impl Unified {
         self.profile_inputs = ProfileInputs::default();
     }
 
-    /// The profile table as of `as_of`: identity columns, behavioural tags and dictionary tags.
+    /// The profile table as of `as_of`: identity columns, behavioural tags and dictionary tags (the four
+    /// groups and the customer IDs are computed side by side; the column order does not depend on it).
     pub fn profiles(&self, as_of: NaiveDate) -> ProfileTable {
         let identity = &self.identity;
         let tz = self.timezone();
         let as_of_ts = behaviour::day_start_ts(as_of, &tz);
         let started = Instant::now();
         let sizes = (self.store.lines.len(), self.store.facts.len(), self.store.tickets.len());
-        let first_seen =
-            shared_or_fresh(&self.profile_inputs.first_seen, sizes, || identity_tags::first_seen(&self.store));
-        let mut columns = identity_tags::identity_columns(&self.store, identity, &first_seen, as_of_ts);
-        let identity_seconds = started.elapsed().as_secs_f64();
-        columns.extend(behaviour::behaviour_columns(
-            &self.store,
-            identity,
-            &self.dictionary.categories.canonical,
-            as_of,
-            tz,
-        ));
-        let kinds: Vec<String> =
-            self.dictionary.find("ticket_kind").map(|t| self.dictionary.tag(t).values.clone()).unwrap_or_default();
-        if !self.store.tickets.is_empty() {
-            columns.extend(behaviour::ticket_columns(&self.store, identity, &kinds, as_of, tz));
-        }
-        let behaviour_seconds = started.elapsed().as_secs_f64() - identity_seconds;
-        let fact_order =
-            shared_or_fresh(&self.profile_inputs.fact_order, sizes, || tags::fact_order(&self.store, identity));
-        columns.extend(tags::dictionary_columns(&self.store, identity, &self.dictionary, as_of_ts, &fact_order));
-        tracing::debug!(%as_of, identity_seconds, behaviour_seconds, total_seconds = started.elapsed().as_secs_f64(), "profiles");
-        ProfileTable { customer_ids: identity.customer_ids.iter().map(|c| c.to_string()).collect(), columns }
+        let identity_columns = || {
+            let first_seen =
+                shared_or_fresh(&self.profile_inputs.first_seen, sizes, || identity_tags::first_seen(&self.store));
+            identity_tags::identity_columns(&self.store, identity, &first_seen, as_of_ts)
+        };
+        let behaviour_columns =
+            || behaviour::behaviour_columns(&self.store, identity, &self.dictionary.categories.canonical, as_of, tz);
+        let ticket_columns = || {
+            if self.store.tickets.is_empty() {
+                return Vec::new();
+            }
+            let kinds: Vec<String> =
+                self.dictionary.find("ticket_kind").map(|t| self.dictionary.tag(t).values.clone()).unwrap_or_default();
+            behaviour::ticket_columns(&self.store, identity, &kinds, as_of, tz)
+        };
+        let dictionary_columns = || {
+            let fact_order =
+                shared_or_fresh(&self.profile_inputs.fact_order, sizes, || tags::fact_order(&self.store, identity));
+            tags::dictionary_columns(&self.store, identity, &self.dictionary, as_of_ts, &fact_order)
+        };
+        let customer_ids = || identity.customer_ids.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        let ((mut columns, tickets), (behaviour, (dictionary, customer_ids))) = rayon::join(
+            || rayon::join(identity_columns, ticket_columns),
+            || rayon::join(behaviour_columns, || rayon::join(dictionary_columns, customer_ids)),
+        );
+        columns.extend(behaviour);
+        columns.extend(tickets);
+        columns.extend(dictionary);
+        tracing::debug!(%as_of, total_seconds = started.elapsed().as_secs_f64(), "profiles");
+        ProfileTable { customer_ids, columns }
     }
 }
 
