@@ -280,6 +280,7 @@ pub fn p2(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
         let uses_bgnbd = P2_CANDIDATES[chosen.candidate].contains("BG/NBD");
         let method = format!("logistic {} α={}", P2_CANDIDATES[chosen.candidate], chosen.alpha);
         let fit_seconds = chosen.fit_seconds + if uses_bgnbd { bgnbd_seconds } else { 0.0 };
+        tracing::debug!(case, bgnbd_seconds, refit_seconds = chosen.fit_seconds, "P2 fit times");
         lines.extend(churn_lines(
             Protocol::P2,
             case,

@@ -11,6 +11,7 @@
 //! assert!(paper.expected_purchases(&customer, 39.0) > 0.0);
 //! ```
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use rayon::prelude::*;
@@ -83,6 +84,19 @@ struct PerX {
     d_second: [f64; 2],
 }
 
+/// ln(α + t) and 1 / (α + t) for one age t (T or t_x): a fit computes them once per distinct age.
+#[derive(Debug, Clone, Copy)]
+struct Ages {
+    ln: f64,
+    inverse: f64,
+}
+
+impl Ages {
+    fn of(alpha: f64, t: f64) -> Self {
+        Self { ln: (alpha + t).ln(), inverse: 1.0 / (alpha + t) }
+    }
+}
+
 /// One customer's log-likelihood and its gradient with respect to (r, α, a, b).
 struct Terms {
     value: f64,
@@ -103,7 +117,8 @@ impl BgNbdParams {
     }
 
     fn terms(&self, c: &Rfm, with_gradient: bool) -> Terms {
-        self.terms_with(&self.per_x(&self.shared(), c.x), c, with_gradient)
+        let px = self.per_x(&self.shared(), c.x);
+        self.terms_with(&px, &Ages::of(self.alpha, c.t), &Ages::of(self.alpha, c.t_x), with_gradient)
     }
 
     /// The parts of eq. 6 and its gradient that depend on the parameters only.
@@ -140,35 +155,37 @@ impl BgNbdParams {
         PerX { x, common, d_common_r, first, d_first, second, d_second }
     }
 
-    /// One customer's terms from the precomputed shared and per-`x` parts.
-    fn terms_with(&self, px: &PerX, c: &Rfm, with_gradient: bool) -> Terms {
+    /// One customer's terms from the precomputed per-`x` parts and the logs of α + T (`at`) and α + t_x
+    /// (`atx`; unused when x = 0). The two terms of eq. 6 are mixed as `hi + ln(1 + e^(lo − hi))`, whose
+    /// one exponential also gives the weights of the two terms in the gradient.
+    fn terms_with(&self, px: &PerX, at: &Ages, atx: &Ages, with_gradient: bool) -> Terms {
         let Self { r, alpha, a: _, b: _ } = *self;
-        let (x, t_x, t) = (c.x, c.t_x, c.t);
-        let rx = r + x;
-        let ln_at = (alpha + t).ln();
-        let first = px.first - rx * ln_at;
-        let (mix, w_first, ln_atx) = if x > 0.0 {
-            let ln_atx = (alpha + t_x).ln();
-            let second = px.second - rx * ln_atx;
-            let hi = first.max(second);
-            let mix = hi + ((first - hi).exp() + (second - hi).exp()).ln();
-            (mix, (first - mix).exp(), Some(ln_atx))
+        let rx = r + px.x;
+        let first = px.first - rx * at.ln;
+        let (mix, w_first) = if px.x > 0.0 {
+            let second = px.second - rx * atx.ln;
+            // ln(1 + e) for e ≤ 1 by `ln` of the rounded sum: off by at most one rounding of 1 + e, like
+            // the terms themselves, and much cheaper than `ln_1p`.
+            let (hi, e) =
+                if second <= first { (first, (second - first).exp()) } else { (second, (first - second).exp()) };
+            let inverse = 1.0 / (1.0 + e);
+            (hi + (1.0 + e).ln(), if second <= first { inverse } else { e * inverse })
         } else {
-            (first, 1.0, None)
+            (first, 1.0)
         };
         let value = px.common + mix;
         if !with_gradient {
             return Terms { value, gradient: [0.0; 4] };
         }
         // Derivatives of the common factor and of the first term.
-        let mut d_r = px.d_common_r - w_first * ln_at;
-        let mut d_alpha = r / alpha - w_first * rx / (alpha + t);
+        let mut d_r = px.d_common_r - w_first * at.ln;
+        let mut d_alpha = r / alpha - w_first * rx * at.inverse;
         let mut d_a = w_first * px.d_first[0];
         let mut d_b = w_first * px.d_first[1];
-        if let Some(ln_atx) = ln_atx {
+        if px.x > 0.0 {
             let w_second = 1.0 - w_first;
-            d_r -= w_second * ln_atx;
-            d_alpha -= w_second * rx / (alpha + t_x);
+            d_r -= w_second * atx.ln;
+            d_alpha -= w_second * rx * atx.inverse;
             // ln B(a+1, b+x−1) − ln B(a, b) = ln Γ(a+1) + ln Γ(b+x−1) − ln Γ(a+b+x) − ln Γ(a) − ln Γ(b) + ln Γ(a+b).
             d_a += w_second * px.d_second[0];
             d_b += w_second * px.d_second[1];
@@ -307,21 +324,49 @@ pub struct BgNbdFit {
 }
 
 /// Customers with identical (x, t_x, T), weighted by how many share it: the likelihood is evaluated once
-/// per distinct summary (CDNOW's 23,570 customers have ~8,000).
-fn group(data: &[Rfm]) -> Vec<(Rfm, f64)> {
+/// per distinct summary (CDNOW's 23,570 customers have ~8,700), and ln(α + ·) once per distinct age
+/// (CDNOW's ages are whole days: a few hundred).
+struct Groups {
+    /// Distinct summaries, sorted by x (so the per-x special functions are computed once per distinct x).
+    groups: Vec<Group>,
+    /// Distinct ages (values of T and of t_x).
+    ages: Vec<f64>,
+}
+
+/// One distinct summary: its count and where its T and t_x are in [`Groups::ages`].
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    c: Rfm,
+    weight: f64,
+    t: usize,
+    t_x: usize,
+}
+
+fn group(data: &[Rfm]) -> Groups {
     let mut index: HashMap<[u64; 3], usize> = HashMap::new();
-    let mut groups: Vec<(Rfm, f64)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
+    let mut age_index: HashMap<u64, usize> = HashMap::new();
+    let mut ages: Vec<f64> = Vec::new();
+    let mut age = |t: f64| {
+        *age_index.entry(t.to_bits()).or_insert_with(|| {
+            ages.push(t);
+            ages.len() - 1
+        })
+    };
     for c in data {
         let key = [c.x.to_bits(), c.t_x.to_bits(), c.t.to_bits()];
         let slot = *index.entry(key).or_insert_with(|| {
-            groups.push((*c, 0.0));
+            groups.push(Group { c: *c, weight: 0.0, t: 0, t_x: 0 });
             groups.len() - 1
         });
-        groups[slot].1 += 1.0;
+        groups[slot].weight += 1.0;
     }
-    // Sorted by x so that the per-x special functions are computed once per distinct x.
-    groups.sort_by(|p, q| p.0.x.total_cmp(&q.0.x));
-    groups
+    for g in &mut groups {
+        g.t = age(g.c.t);
+        g.t_x = age(g.c.t_x);
+    }
+    groups.sort_by(|p, q| p.c.x.total_cmp(&q.c.x));
+    Groups { groups, ages }
 }
 
 fn from_log(theta: &[f64; 4]) -> BgNbdParams {
@@ -333,29 +378,31 @@ const OBJECTIVE_CHUNK: usize = 16_384;
 
 /// Mean negative log-likelihood and its gradient with respect to the log-parameters. Chunks of groups are
 /// summed in parallel, then added in order.
-fn objective(groups: &[(Rfm, f64)], total: f64, theta: &[f64; 4]) -> (f64, [f64; 4]) {
+fn objective(grouped: &Groups, total: f64, theta: &[f64; 4]) -> (f64, [f64; 4]) {
     // Beyond e^±40 the parameters are meaningless and the special functions lose accuracy.
     if theta.iter().any(|v| !v.is_finite() || v.abs() > 40.0) {
         return (f64::INFINITY, [f64::NAN; 4]);
     }
     let p = from_log(theta);
     let shared = p.shared();
-    let sum_chunk = |chunk: &[(Rfm, f64)]| {
+    let ages: Vec<Ages> = grouped.ages.iter().map(|&t| Ages::of(p.alpha, t)).collect();
+    let sum_chunk = |chunk: &[Group]| {
         let mut value = 0.0;
         let mut gradient = [0.0; 4];
-        let mut px = p.per_x(&shared, chunk.first().map_or(0.0, |g| g.0.x));
-        for (c, weight) in chunk {
-            if c.x != px.x {
-                px = p.per_x(&shared, c.x);
+        let mut px = p.per_x(&shared, chunk.first().map_or(0.0, |g| g.c.x));
+        for g in chunk {
+            if g.c.x != px.x {
+                px = p.per_x(&shared, g.c.x);
             }
-            let t = p.terms_with(&px, c, true);
-            value += weight * t.value;
-            for (g, d) in gradient.iter_mut().zip(t.gradient) {
-                *g += weight * d;
+            let t = p.terms_with(&px, &ages[g.t], &ages[g.t_x], true);
+            value += g.weight * t.value;
+            for (total_g, d) in gradient.iter_mut().zip(t.gradient) {
+                *total_g += g.weight * d;
             }
         }
         (value, gradient)
     };
+    let groups = &grouped.groups;
     let parts: Vec<(f64, [f64; 4])> = if groups.len() <= OBJECTIVE_CHUNK {
         vec![sum_chunk(groups)]
     } else {
@@ -392,11 +439,17 @@ pub fn fit_bgnbd(data: &[Rfm], params: &BgNbdFitParams) -> Result<BgNbdFit, Timi
     let total = data.len() as f64;
     let s = params.start;
     let theta0 = [s.r.ln(), s.alpha.ln(), s.a.ln(), s.b.ln()];
-    if !objective(&groups, total, &theta0).0.is_finite() {
+    let at_start = objective(&groups, total, &theta0);
+    if !at_start.0.is_finite() {
         return Err(TimingError::NotFinite("BG/NBD log-likelihood at the starting point".into()));
     }
+    // BFGS evaluates the starting point first: it gets the value just computed.
+    let at_start = Cell::new(Some(at_start));
     let result = optim::minimize(
-        |theta| objective(&groups, total, theta),
+        |theta| match at_start.take() {
+            Some(known) if *theta == theta0 => known,
+            _ => objective(&groups, total, theta),
+        },
         theta0,
         BfgsSettings { max_iterations: params.max_iterations, gradient_tolerance: params.gradient_tolerance },
     );
@@ -441,7 +494,7 @@ mod tests {
             Rfm { x: 7.0, t_x: 25.5, t: 31.0 },
             Rfm { x: 3.0, t_x: 3.0, t: 3.5 },
         ];
-        let groups: Vec<(Rfm, f64)> = customers.iter().map(|c| (*c, 1.0)).collect();
+        let groups = group(&customers);
         let theta = [0.3f64.ln(), 4.0f64.ln(), 0.8f64.ln(), 2.5f64.ln()];
         let (_, g) = objective(&groups, 4.0, &theta);
         for i in 0..4 {
