@@ -12,9 +12,9 @@
 //! ```
 
 use std::cell::Cell;
-use std::collections::HashMap;
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::TimingError;
@@ -99,8 +99,18 @@ impl Ages {
 
 /// One customer's log-likelihood and its gradient with respect to (r, α, a, b).
 struct Terms {
-    value: f64,
+    /// ln L without the ln(1 + e) of the two-term mix (see [`BgNbdParams::terms_with`]).
+    partial: f64,
+    /// The 1 + e of the mix, in [1, 2] (1 when x = 0): a fit multiplies these and takes one logarithm.
+    mix: f64,
     gradient: [f64; 4],
+}
+
+impl Terms {
+    /// ln L.
+    fn value(&self) -> f64 {
+        self.partial + self.mix.ln()
+    }
 }
 
 impl BgNbdParams {
@@ -113,7 +123,7 @@ impl BgNbdParams {
     /// `L = B(a, b+x)/B(a, b) · Γ(r+x) αʳ / (Γ(r) (α+T)^(r+x)) + δ(x>0) B(a+1, b+x−1)/B(a, b) · Γ(r+x) αʳ /
     /// (Γ(r) (α+t_x)^(r+x))`, summed in log-space.
     pub fn log_likelihood(&self, c: &Rfm) -> f64 {
-        self.terms(c, false).value
+        self.terms(c, false).value()
     }
 
     fn terms(&self, c: &Rfm, with_gradient: bool) -> Terms {
@@ -156,26 +166,24 @@ impl BgNbdParams {
     }
 
     /// One customer's terms from the precomputed per-`x` parts and the logs of α + T (`at`) and α + t_x
-    /// (`atx`; unused when x = 0). The two terms of eq. 6 are mixed as `hi + ln(1 + e^(lo − hi))`, whose
-    /// one exponential also gives the weights of the two terms in the gradient.
+    /// (`atx`; unused when x = 0). The two terms of eq. 6 are mixed as `hi + ln(1 + e)` with
+    /// `e = e^(lo − hi)`, whose one exponential also gives the weights of the two terms in the gradient.
     fn terms_with(&self, px: &PerX, at: &Ages, atx: &Ages, with_gradient: bool) -> Terms {
         let Self { r, alpha, a: _, b: _ } = *self;
         let rx = r + px.x;
         let first = px.first - rx * at.ln;
-        let (mix, w_first) = if px.x > 0.0 {
+        let (hi, mix, w_first) = if px.x > 0.0 {
             let second = px.second - rx * atx.ln;
-            // ln(1 + e) for e ≤ 1 by `ln` of the rounded sum: off by at most one rounding of 1 + e, like
-            // the terms themselves, and much cheaper than `ln_1p`.
             let (hi, e) =
                 if second <= first { (first, (second - first).exp()) } else { (second, (first - second).exp()) };
             let inverse = 1.0 / (1.0 + e);
-            (hi + (1.0 + e).ln(), if second <= first { inverse } else { e * inverse })
+            (hi, 1.0 + e, if second <= first { inverse } else { e * inverse })
         } else {
-            (first, 1.0)
+            (first, 1.0, 1.0)
         };
-        let value = px.common + mix;
+        let partial = px.common + hi;
         if !with_gradient {
-            return Terms { value, gradient: [0.0; 4] };
+            return Terms { partial, mix, gradient: [0.0; 4] };
         }
         // Derivatives of the common factor and of the first term.
         let mut d_r = px.d_common_r - w_first * at.ln;
@@ -190,7 +198,7 @@ impl BgNbdParams {
             d_a += w_second * px.d_second[0];
             d_b += w_second * px.d_second[1];
         }
-        Terms { value, gradient: [d_r, d_alpha, d_a, d_b] }
+        Terms { partial, mix, gradient: [d_r, d_alpha, d_a, d_b] }
     }
 
     /// ln of the odds that a customer is dead, ln[(1 − P(alive)) / P(alive)]; −∞ when `x` = 0.
@@ -343,9 +351,9 @@ struct Group {
 }
 
 fn group(data: &[Rfm]) -> Groups {
-    let mut index: HashMap<[u64; 3], usize> = HashMap::new();
+    let mut index: HashMap<[u64; 3], usize> = HashMap::default();
     let mut groups: Vec<Group> = Vec::new();
-    let mut age_index: HashMap<u64, usize> = HashMap::new();
+    let mut age_index: HashMap<u64, usize> = HashMap::default();
     let mut ages: Vec<f64> = Vec::new();
     let mut age = |t: f64| {
         *age_index.entry(t.to_bits()).or_insert_with(|| {
@@ -389,18 +397,32 @@ fn objective(grouped: &Groups, total: f64, theta: &[f64; 4]) -> (f64, [f64; 4]) 
     let sum_chunk = |chunk: &[Group]| {
         let mut value = 0.0;
         let mut gradient = [0.0; 4];
+        // Σ weight · ln(mix) as the logarithm of a product (one `ln` per ~400 groups rather than per
+        // group), renormalised before it can overflow: mix ≤ 2, so mix^64 ≤ 2^64.
+        let (mut product, mut logs) = (1.0f64, 0.0);
         let mut px = p.per_x(&shared, chunk.first().map_or(0.0, |g| g.c.x));
         for g in chunk {
             if g.c.x != px.x {
                 px = p.per_x(&shared, g.c.x);
             }
             let t = p.terms_with(&px, &ages[g.t], &ages[g.t_x], true);
-            value += g.weight * t.value;
+            value += g.weight * t.partial;
+            if g.weight == 1.0 {
+                product *= t.mix;
+            } else if g.weight <= 64.0 && g.weight.fract() == 0.0 {
+                product *= t.mix.powi(g.weight as i32);
+            } else {
+                logs += g.weight * t.mix.ln();
+            }
+            if product > 1e280 {
+                logs += product.ln();
+                product = 1.0;
+            }
             for (total_g, d) in gradient.iter_mut().zip(t.gradient) {
                 *total_g += g.weight * d;
             }
         }
-        (value, gradient)
+        (value + (logs + product.ln()), gradient)
     };
     let groups = &grouped.groups;
     let parts: Vec<(f64, [f64; 4])> = if groups.len() <= OBJECTIVE_CHUNK {
