@@ -519,6 +519,35 @@ mod tests {
     }
 
     #[test]
+    fn the_grouped_objective_is_the_sum_of_the_customers_log_likelihoods() {
+        // 6,000 distinct summaries (enough for the product of mixes to be renormalised), one repeated 5
+        // times and one 100 times (the power and the logarithm paths of the weights).
+        let mut data = Vec::new();
+        for i in 0..6_000u32 {
+            let t = 10.0 + f64::from(i % 97) * 0.3;
+            let x = f64::from(1 + i % 23);
+            data.push(Rfm { x, t_x: t * f64::from(i % 89 + 1) / 90.0, t });
+        }
+        data.extend([Rfm { x: 2.0, t_x: 3.0, t: 20.0 }; 5]);
+        data.extend([Rfm { x: 0.0, t_x: 0.0, t: 31.0 }; 100]);
+        data.extend([Rfm { x: 4.0, t_x: 19.0, t: 25.0 }; 100]);
+        let grouped = group(&data);
+        assert_eq!(grouped.groups.len(), 6_003);
+        let theta = [0.3f64.ln(), 4.0f64.ln(), 0.8f64.ln(), 2.5f64.ln()];
+        let (value, _) = objective(&grouped, data.len() as f64, &theta);
+        let p = from_log(&theta);
+        // The product of the mixes passes 1e280 (ln 1e280 ≈ 644.7), so the sum crosses a renormalisation.
+        let ln_mixes: f64 = grouped.groups.iter().map(|g| p.terms(&g.c, false).mix.ln()).sum();
+        assert!(ln_mixes > 700.0, "{ln_mixes}");
+        let by_customer: f64 = data.iter().map(|c| p.log_likelihood(c)).sum();
+        assert!(by_customer < -2_000.0);
+        assert!(
+            (-value * data.len() as f64 - by_customer).abs() < 1e-9 * by_customer.abs(),
+            "{value} vs {by_customer}"
+        );
+    }
+
+    #[test]
     fn analytic_gradient_matches_finite_differences() {
         let customers = [
             Rfm { x: 0.0, t_x: 0.0, t: 30.0 },
