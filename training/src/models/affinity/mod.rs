@@ -1018,12 +1018,13 @@ pub fn select_blend_folds_cached(
     cache: &mut ScorerCache,
 ) -> Result<(BlendChoice, Vec<ValidationRow>), AffinityError> {
     let Some(first) = folds.first() else { return Ok((BlendChoice::fallback(), Vec::new())) };
+    let started = Instant::now();
     let mut prepared = Vec::with_capacity(folds.len());
     for fold in folds {
         let train = fold.train;
         check_inputs(train, segments, params)?;
-        let shared = fit_shared(train, segments, params);
-        let g = gram(&train.distinct_rows(), train.n_items);
+        let (shared, g) =
+            rayon::join(|| fit_shared(train, segments, params), || gram(&train.distinct_rows(), train.n_items));
         let mut users: Vec<&(u32, Vec<u32>)> =
             fold.truth.iter().filter(|(u, t)| (*u as usize) < train.n_users && !t.is_empty()).collect();
         if users.len() > params.validation_max_users {
@@ -1044,6 +1045,7 @@ pub fn select_blend_folds_cached(
             .collect();
         prepared.push((fold, shared, g, users, histories, truths));
     }
+    tracing::debug!(seconds = started.elapsed().as_secs_f64(), "affinity validation prepared");
     let mut rows = Vec::new();
     let mut best: Option<(f64, BlendChoice)> = None;
     let models = model_grid(params, first.train.n_items);
@@ -1221,9 +1223,11 @@ pub fn fit_affinity(
     params: &AffinityParams,
 ) -> Result<AffinityModel, AffinityError> {
     check_inputs(train, segments, params)?;
+    let started = Instant::now();
     let train = train.before(as_of_day);
     let cutoff = as_of_day - params.validation_days;
     let mut truth = time_split_truth(&train, cutoff, as_of_day, params);
+    let split_seconds = started.elapsed().as_secs_f64();
     let (choice, rows) = if truth.is_empty() {
         (BlendChoice::fallback(), Vec::new())
     } else {
@@ -1234,10 +1238,18 @@ pub fn fit_affinity(
             truth.sort_unstable_by_key(|t| t.0);
         }
         let fit_part = sample_users(&train.before(cutoff), &truth, params.validation_fit_max_users, &mut rng);
+        tracing::debug!(seconds = started.elapsed().as_secs_f64() - split_seconds, "affinity validation sample");
         select_blend(&fit_part, segments, cutoff, &truth, params)?
     };
+    let validated = started.elapsed().as_secs_f64();
     let mut model = fit_with_choice(&train, segments, params, choice)?;
     model.validation = rows;
+    tracing::debug!(
+        split_seconds,
+        validation_seconds = validated - split_seconds,
+        final_fit_seconds = started.elapsed().as_secs_f64() - validated,
+        "affinity fit"
+    );
     Ok(model)
 }
 
@@ -1249,8 +1261,9 @@ pub fn fit_with_choice(
     choice: BlendChoice,
 ) -> Result<AffinityModel, AffinityError> {
     check_inputs(train, segments, params)?;
-    let shared = fit_shared(train, segments, params);
-    let g = gram(&train.distinct_rows(), train.n_items);
+    // The popularity and repurchase pass and the co-occurrence counts are independent: side by side.
+    let (shared, g) =
+        rayon::join(|| fit_shared(train, segments, params), || gram(&train.distinct_rows(), train.n_items));
     let (neighbours, scorer) = match choice.model {
         // One cosine pass serves both the similar-items lists and the kNN scorer.
         CfModel::Knn { k } => {

@@ -115,10 +115,13 @@ fn gram_with_weights(rows: &[Vec<u32>], n_items: usize, weight: Option<&[f64]>) 
         }
     }
     let mut data = vec![0.0f64; n_items * n_items];
+    // Row i gets the upper triangle (j >= i): every user's items are sorted, so the pairs start at i's own
+    // position. Entry (i, j) sums the same users' weights in the same (user) order as (j, i) would.
     let fill = |(i, row): (usize, &mut [f64])| {
         for &u in &cols[i] {
             let w = weight.map_or(1.0, |w| w[u as usize]);
-            for &j in &rows[u as usize] {
+            let items = &rows[u as usize];
+            for &j in &items[items.partition_point(|&j| (j as usize) < i)..] {
                 row[j as usize] += w;
             }
         }
@@ -129,6 +132,11 @@ fn gram_with_weights(rows: &[Vec<u32>], n_items: usize, weight: Option<&[f64]>) 
         data.chunks_mut(n_items).enumerate().for_each(fill);
     } else if n_items > 0 {
         data.par_chunks_mut(n_items).enumerate().for_each(fill);
+    }
+    for i in 0..n_items {
+        for j in 0..i {
+            data[i * n_items + j] = data[j * n_items + i];
+        }
     }
     Dense { n: n_items, data }
 }
@@ -294,6 +302,30 @@ mod tests {
 
     fn three_users() -> Vec<Vec<u32>> {
         vec![vec![0, 1], vec![0, 1, 2], vec![1]]
+    }
+
+    proptest::proptest! {
+        /// The triangle-and-mirror Gram equals the plain double loop, weighted or not.
+        #[test]
+        fn gram_matches_the_double_loop(
+            sets in proptest::collection::vec(proptest::collection::btree_set(0u32..12, 0..8), 0..40),
+            power in 0.0f64..1.0,
+        ) {
+            let rows: Vec<Vec<u32>> = sets.into_iter().map(|s| s.into_iter().collect()).collect();
+            let n = 12;
+            for (g, weighted) in [(gram(&rows, n), false), (weighted_gram(&rows, n, power), true)] {
+                let mut expected = vec![0.0f64; n * n];
+                for r in &rows {
+                    let w = if weighted && power != 0.0 { (r.len().max(1) as f64).powf(-2.0 * power) } else { 1.0 };
+                    for &i in r {
+                        for &j in r {
+                            expected[i as usize * n + j as usize] += w;
+                        }
+                    }
+                }
+                proptest::prop_assert_eq!(&g.data, &expected);
+            }
+        }
     }
 
     #[test]
