@@ -228,36 +228,76 @@ impl FeatureSchema {
 
     /// Builds the matrix for `rows` of `profile`; `extras[i][k]` is extra feature `i` of the `k`-th row.
     pub fn transform(&self, profile: &ProfileTable, rows: &[usize], extras: &[Vec<f64>]) -> FeatureMatrix {
+        use rayon::prelude::*;
         let width = self.columns.len();
         let mut data = vec![0.0; rows.len() * width];
-        for (j, feature) in self.columns.iter().enumerate() {
-            if let Encoding::Extra { index } = feature.encoding {
-                for (k, _) in rows.iter().enumerate() {
-                    data[k * width + j] = extras.get(index).and_then(|e| e.get(k)).copied().unwrap_or(0.0);
+        // Each feature's source column, looked up once.
+        let sources: Vec<Option<&Values>> = self
+            .columns
+            .iter()
+            .map(|f| match f.encoding {
+                Encoding::Extra { .. } => None,
+                _ => profile.column(&f.source).map(|c| &c.values),
+            })
+            .collect();
+        // One-hot features over category codes: which codes spell the level (compared once, not per row).
+        let hot_codes: Vec<Option<Vec<bool>>> = self
+            .columns
+            .iter()
+            .zip(&sources)
+            .map(|(f, values)| match (&f.encoding, values) {
+                (Encoding::OneHot { level }, Some(Values::Category { levels, .. })) => {
+                    Some(levels.iter().map(|l| l == level).collect())
                 }
-                continue;
-            }
-            let Some(column) = profile.column(&feature.source) else { continue };
-            for (k, &r) in rows.iter().enumerate() {
-                let value = match (&feature.encoding, &column.values) {
-                    (Encoding::Numeric { fill, log1p }, Values::Number(v)) => {
-                        let x = if v[r].is_nan() { *fill } else { v[r] };
-                        if *log1p { x.max(0.0).ln_1p() } else { x }
+                _ => None,
+            })
+            .collect();
+        // Blocks of rows in parallel; every cell depends on its row alone.
+        let fill = |(b, block): (usize, &mut [f64])| {
+            let first = b * TRANSFORM_BLOCK_ROWS;
+            let block_rows = &rows[first..first + block.len() / width.max(1)];
+            for (j, feature) in self.columns.iter().enumerate() {
+                if let Encoding::Extra { index } = feature.encoding {
+                    for k in 0..block_rows.len() {
+                        block[k * width + j] = extras.get(index).and_then(|e| e.get(first + k)).copied().unwrap_or(0.0);
                     }
-                    (Encoding::Missing, Values::Number(v)) => f64::from(u8::from(v[r].is_nan())),
-                    (Encoding::Missing, Values::Flag(v)) => f64::from(u8::from(v[r].is_none())),
-                    (Encoding::Flag, Values::Flag(v)) => f64::from(u8::from(v[r] == Some(true))),
-                    (Encoding::OneHot { level }, values) => {
-                        f64::from(u8::from(text_level(values, r) == Some(level.as_str())))
+                    continue;
+                }
+                let Some(values) = sources[j] else { continue };
+                if let (Some(hot), Values::Category { codes, .. }) = (&hot_codes[j], values) {
+                    for (k, &r) in block_rows.iter().enumerate() {
+                        let is = codes[r].is_some_and(|c| hot.get(c as usize).copied().unwrap_or(false));
+                        block[k * width + j] = f64::from(u8::from(is));
                     }
-                    _ => 0.0,
-                };
-                data[k * width + j] = value;
+                    continue;
+                }
+                for (k, &r) in block_rows.iter().enumerate() {
+                    let value = match (&feature.encoding, values) {
+                        (Encoding::Numeric { fill, log1p }, Values::Number(v)) => {
+                            let x = if v[r].is_nan() { *fill } else { v[r] };
+                            if *log1p { x.max(0.0).ln_1p() } else { x }
+                        }
+                        (Encoding::Missing, Values::Number(v)) => f64::from(u8::from(v[r].is_nan())),
+                        (Encoding::Missing, Values::Flag(v)) => f64::from(u8::from(v[r].is_none())),
+                        (Encoding::Flag, Values::Flag(v)) => f64::from(u8::from(v[r] == Some(true))),
+                        (Encoding::OneHot { level }, values) => {
+                            f64::from(u8::from(text_level(values, r) == Some(level.as_str())))
+                        }
+                        _ => 0.0,
+                    };
+                    block[k * width + j] = value;
+                }
             }
+        };
+        if width > 0 {
+            data.par_chunks_mut(TRANSFORM_BLOCK_ROWS * width).enumerate().for_each(fill);
         }
         FeatureMatrix { names: self.names(), n_rows: rows.len(), data }
     }
 }
+
+/// Rows one task of [`FeatureSchema::transform`] encodes.
+const TRANSFORM_BLOCK_ROWS: usize = 4096;
 
 #[cfg(test)]
 mod tests {
@@ -309,6 +349,21 @@ mod tests {
         assert_eq!(m.row(0), &[11f64.ln(), 1.0, 0.0, 0.0, 0.0, 0.5]);
         assert_eq!(m.row(1), &[2f64.ln(), 0.0, 1.0, 1.0, 0.0, 0.9]);
         assert_eq!(m.to_ndarray().shape(), &[2, 6]);
+    }
+
+    #[test]
+    fn many_rows_encode_block_by_block_like_one_row_at_a_time() {
+        let p = profile();
+        let schema = FeatureSchema::fit(&p, &[0, 1, 2, 3], &["p_alive"], &FeatureParams::default());
+        // More rows than one block, every profile row many times over, in a scrambled order.
+        let rows: Vec<usize> = (0..2 * TRANSFORM_BLOCK_ROWS + 7).map(|k| (k * 7 + k / 3) % 4).collect();
+        let extra: Vec<f64> = (0..rows.len()).map(|k| k as f64 / 10.0).collect();
+        let m = schema.transform(&p, &rows, std::slice::from_ref(&extra));
+        assert_eq!(m.n_rows, rows.len());
+        for (k, &r) in rows.iter().enumerate() {
+            let one = schema.transform(&p, &[r], &[vec![extra[k]]]);
+            assert_eq!(m.row(k), one.row(0), "row {k} (profile row {r})");
+        }
     }
 
     #[test]
