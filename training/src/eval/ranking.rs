@@ -63,11 +63,27 @@ pub fn hits_at_k(recs: &[u32], truth: &HashSet<u32>, k: usize) -> usize {
 /// NDCG@k of one ranked list with binary gains: DCG = Σ 1/log2(rank + 1) over hits (rank from 1), divided by the
 /// ideal DCG of min(|truth|, k) hits. Zero when the truth is empty.
 pub fn ndcg_at_k(recs: &[u32], truth: &HashSet<u32>, k: usize) -> f64 {
-    let ideal: f64 = (0..truth.len().min(k)).map(discount).sum();
+    let ideal = ideal_dcg(truth.len(), k);
     if ideal == 0.0 {
         return 0.0;
     }
     let dcg: f64 = recs.iter().take(k).enumerate().filter(|(_, i)| truth.contains(i)).map(|(r, _)| discount(r)).sum();
+    dcg / ideal
+}
+
+/// The ideal DCG@k of a truth of `truth_len` distinct items (the denominator of [`ndcg_at_k`]).
+pub fn ideal_dcg(truth_len: usize, k: usize) -> f64 {
+    (0..truth_len.min(k)).map(discount).sum()
+}
+
+/// [`ndcg_at_k`] against a truth given as sorted distinct items with its [`ideal_dcg`] computed once: the
+/// same figure without hashing, for loops that score one user's truth many times.
+pub fn ndcg_at_k_sorted(recs: impl Iterator<Item = u32>, truth: &[u32], ideal: f64, k: usize) -> f64 {
+    if ideal == 0.0 {
+        return 0.0;
+    }
+    let dcg: f64 =
+        recs.take(k).enumerate().filter(|(_, i)| truth.binary_search(i).is_ok()).map(|(r, _)| discount(r)).sum();
     dcg / ideal
 }
 

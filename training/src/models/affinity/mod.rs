@@ -44,6 +44,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tagcenter::bundle::RecReason;
 
+use crate::eval::ranking::{ideal_dcg, ndcg_at_k_sorted};
+
 pub use buy_again::BuyAgainScore;
 pub use interactions::{Event, Interactions, ItemHistory, summarize_history};
 pub use similarity::{ItemGraph, Neighbour};
@@ -878,22 +880,6 @@ fn strength(c: &Candidate) -> f32 {
     c.cf + c.buy_again + c.popularity
 }
 
-/// NDCG@k of a ranked list against one user's truth (sorted, distinct items) whose ideal DCG is `ideal`:
-/// the same figure as [`ndcg_at_k`] without hashing.
-fn ndcg_sorted(ranked: &[(f32, u32)], truth: &[u32], ideal: f64, k: usize) -> f64 {
-    if ideal == 0.0 {
-        return 0.0;
-    }
-    let dcg: f64 = ranked
-        .iter()
-        .take(k)
-        .enumerate()
-        .filter(|(_, (_, item))| truth.binary_search(item).is_ok())
-        .map(|(r, _)| 1.0 / ((r + 2) as f64).log2())
-        .sum();
-    dcg / ideal
-}
-
 /// The `k` best of `items` under `better` (a total order, `Less` = ranks first), best first: one pass keeping a
 /// sorted buffer of `k`, so most items cost one comparison (the validation ranks every user once per weight
 /// triple, where a full selection dominated the fit).
@@ -1032,14 +1018,14 @@ pub fn select_blend_folds_cached(
             users.truncate(params.validation_max_users);
         }
         let histories: Vec<Vec<ItemHistory>> = users.iter().map(|(u, _)| train.user_history(*u as usize)).collect();
-        // Per user: the truth as a sorted set, and its ideal DCG@10 (as `ndcg_at_k` computes it).
+        // Per user: the truth as a sorted set, and its ideal DCG@10.
         let truths: Vec<(Vec<u32>, f64)> = users
             .iter()
             .map(|(_, t)| {
                 let mut t = t.clone();
                 t.sort_unstable();
                 t.dedup();
-                let ideal = (0..t.len().min(10)).map(|r| 1.0 / ((r + 2) as f64).log2()).sum();
+                let ideal = ideal_dcg(t.len(), 10);
                 (t, ideal)
             })
             .collect();
@@ -1115,7 +1101,8 @@ pub fn select_blend_folds_cached(
                             for (j, w) in block.iter().enumerate() {
                                 top_items(&cands, w, 10, &mut ranked);
                                 let (truth, ideal) = &truths[idx];
-                                sum[b * per_variant + j] += ndcg_sorted(&ranked, truth, *ideal, 10);
+                                sum[b * per_variant + j] +=
+                                    ndcg_at_k_sorted(ranked.iter().map(|r| r.1), truth, *ideal, 10);
                             }
                         }
                     }
