@@ -106,8 +106,10 @@ pub(crate) fn weighted_gram(rows: &[Vec<u32>], n_items: usize, power: f64) -> De
     gram_with_weights(rows, n_items, Some(&weight))
 }
 
-/// Xᵀ W² X with each user's pair weight in `weight` (1 for every user when `None`).
+/// Xᵀ W² X with each user's pair weight in `weight` (1 for every user when `None`). Each row must hold
+/// sorted, distinct items (the upper-triangle fill relies on it).
 fn gram_with_weights(rows: &[Vec<u32>], n_items: usize, weight: Option<&[f64]>) -> Dense {
+    debug_assert!(rows.iter().all(|r| r.windows(2).all(|w| w[0] < w[1])), "Gram rows must be sorted and distinct");
     let mut cols: Vec<Vec<u32>> = vec![Vec::new(); n_items];
     for (u, r) in rows.iter().enumerate() {
         for &i in r {
