@@ -851,28 +851,8 @@ fn blend_score(c: &Candidate, w: &BlendChoice) -> f32 {
 /// The items of `rank(candidates, w, k, _)` in the same order, into `out` (score, item): no reasons and no
 /// allocation, for the validation's inner loop, which ranks every user once per weight triple.
 fn top_items(candidates: &[Candidate], w: &BlendChoice, k: usize, out: &mut Vec<(f32, u32)>) {
-    // `a` ranks before `b`: higher score, then lower item (the order of `rank`).
-    let before = |a: (f32, u32), b: (f32, u32)| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)).is_gt();
-    out.clear();
-    if k == 0 {
-        return;
-    }
-    // Below the k-th score nothing can enter (a plain comparison, false for NaN, which takes the exact path).
-    let mut threshold = f32::NEG_INFINITY;
-    for c in candidates {
-        let x = (blend_score(c, w), c.item);
-        if x.0 < threshold || (out.len() == k && !before(x, out[k - 1])) {
-            continue;
-        }
-        let at = out.partition_point(|&y| before(y, x));
-        if out.len() == k {
-            out.pop();
-        }
-        out.insert(at, x);
-        if out.len() == k {
-            threshold = out[k - 1].0;
-        }
-    }
+    let better = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    top_k_into(candidates.iter().map(|c| (blend_score(c, w), c.item)), k, better, out);
 }
 
 /// The sum of a candidate's component scores: a cheap guess at how well it ranks under any blend.
@@ -884,9 +864,21 @@ fn strength(c: &Candidate) -> f32 {
 /// sorted buffer of `k`, so most items cost one comparison (the validation ranks every user once per weight
 /// triple, where a full selection dominated the fit).
 fn top_k<T: Copy>(items: impl Iterator<Item = T>, k: usize, better: impl Fn(&T, &T) -> std::cmp::Ordering) -> Vec<T> {
-    let mut top: Vec<T> = Vec::with_capacity(k + 1);
+    let mut top = Vec::with_capacity(k + 1);
+    top_k_into(items, k, better, &mut top);
+    top
+}
+
+/// [`top_k`] into a reused buffer (cleared first).
+fn top_k_into<T: Copy>(
+    items: impl Iterator<Item = T>,
+    k: usize,
+    better: impl Fn(&T, &T) -> std::cmp::Ordering,
+    top: &mut Vec<T>,
+) {
+    top.clear();
     if k == 0 {
-        return top;
+        return;
     }
     for x in items {
         if top.len() == k && better(&x, &top[k - 1]).is_ge() {
@@ -896,7 +888,6 @@ fn top_k<T: Copy>(items: impl Iterator<Item = T>, k: usize, better: impl Fn(&T, 
         top.insert(at, x);
         top.truncate(k);
     }
-    top
 }
 
 /// The weight triples (w_cf, w_buy_again, w_popularity) on the simplex with the params' step, w_cf = 1 first
