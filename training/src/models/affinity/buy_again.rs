@@ -106,7 +106,8 @@ pub(crate) fn repurchase_stats(
     for u in 0..train.n_users {
         // (item, day, counted as a repeater yet) of the previous event; events come sorted by (item, day).
         let mut last: Option<(u32, i32, bool)> = None;
-        for (item, day, _) in train.user_events(u) {
+        let (items, days) = train.user_item_days(u);
+        for (&item, &day) in items.iter().zip(days) {
             let mut repeated = false;
             match last {
                 Some((li, ld, r)) if li == item => {

@@ -132,6 +132,18 @@ impl Interactions {
         r.map(|e| (self.items[e], self.days[e], self.quantities[e]))
     }
 
+    /// `user`'s event items and days as two parallel slices, sorted by item then day.
+    pub(crate) fn user_item_days(&self, user: usize) -> (&[u32], &[i32]) {
+        let r = self.offsets[user]..self.offsets[user + 1];
+        (&self.items[r.clone()], &self.days[r])
+    }
+
+    /// The first and last event day (`None` without events).
+    pub(crate) fn day_range(&self) -> Option<(i32, i32)> {
+        let first = self.days.iter().copied().min()?;
+        Some((first, self.days.iter().copied().max()?))
+    }
+
     /// `user`'s distinct items with their history summary.
     pub fn user_history(&self, user: usize) -> Vec<ItemHistory> {
         let r = self.offsets[user]..self.offsets[user + 1];
@@ -139,14 +151,20 @@ impl Interactions {
     }
 
     /// The distinct items of every user (binary matrix rows), sorted.
-    pub(crate) fn distinct_rows(&self) -> Vec<Vec<u32>> {
-        (0..self.n_users)
-            .map(|u| {
-                let mut items = self.user_items(u).to_vec();
-                items.dedup();
-                items
-            })
-            .collect()
+    pub(crate) fn distinct_rows(&self) -> ItemSets {
+        let mut sets = ItemSets { offsets: Vec::with_capacity(self.n_users + 1), items: Vec::new() };
+        sets.offsets.push(0);
+        for u in 0..self.n_users {
+            let start = sets.items.len();
+            for &i in self.user_items(u) {
+                // A user's items are sorted: a repeat is the same as the last one kept.
+                if sets.items.len() == start || sets.items[sets.items.len() - 1] != i {
+                    sets.items.push(i);
+                }
+            }
+            sets.offsets.push(sets.items.len());
+        }
+        sets
     }
 
     /// Items with at least one event.
@@ -156,6 +174,42 @@ impl Interactions {
             seen[i as usize] = true;
         }
         seen.iter().filter(|&&s| s).count()
+    }
+}
+
+/// Each user's distinct items, sorted (CSR): the rows of the binary user × item matrix X.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ItemSets {
+    offsets: Vec<usize>,
+    items: Vec<u32>,
+}
+
+impl ItemSets {
+    /// Item sets from one sorted, distinct list per user.
+    #[cfg(test)]
+    pub fn from_rows(rows: &[Vec<u32>]) -> Self {
+        let mut offsets = vec![0];
+        offsets.extend(rows.iter().scan(0, |end, r| {
+            *end += r.len();
+            Some(*end)
+        }));
+        Self { offsets, items: rows.concat() }
+    }
+
+    /// Number of users (rows).
+    pub fn n_rows(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// `user`'s distinct items, sorted.
+    pub fn row(&self, user: usize) -> &[u32] {
+        &self.items[self.offsets[user]..self.offsets[user + 1]]
+    }
+
+    /// Every user's items, user after user.
+    #[cfg(test)]
+    pub fn items(&self) -> &[u32] {
+        &self.items
     }
 }
 

@@ -444,21 +444,19 @@ fn popularity_weights(
     mut add: impl FnMut(u32, f64),
 ) {
     let decay = |day: i32| decay.get(end.saturating_sub(day) as usize).copied().unwrap_or(1.0);
-    let mut current: Option<(u32, f64)> = None;
-    for (item, day, _) in train.user_events(user) {
-        let w = decay(day);
-        current = match current {
-            // Events of an item come by day: the last one decides a buyer's weight.
-            Some((i, sum)) if i == item => Some((i, if params.popularity_counts_events { sum + w } else { w })),
-            Some((i, sum)) => {
-                add(i, sum);
-                Some((item, w))
-            }
-            None => Some((item, w)),
+    let (items, days) = train.user_item_days(user);
+    let mut start = 0;
+    while start < items.len() {
+        // Events of an item come by day: the last one decides a buyer's weight (or they add up).
+        let item = items[start];
+        let end = start + items[start..].iter().take_while(|&&i| i == item).count();
+        let weight = if params.popularity_counts_events {
+            days[start..end].iter().fold(0.0, |sum, &d| sum + decay(d))
+        } else {
+            decay(days[end - 1])
         };
-    }
-    if let Some((i, sum)) = current {
-        add(i, sum);
+        add(item, weight);
+        start = end;
     }
 }
 
@@ -467,8 +465,7 @@ fn fit_shared(train: &Interactions, segments: &[u16], params: &AffinityParams) -
     // Recency weights 0.5^(age / half-life) by age in days from the day after the data's last event.
     let h = params.popularity_half_life_days;
     let (end, decay) = if h > 0.0 {
-        let days = (0..train.n_users).flat_map(|u| train.user_events(u).map(|e| e.1));
-        let (first, last) = days.fold((i32::MAX, i32::MIN), |(a, b), d| (a.min(d), b.max(d)));
+        let (first, last) = train.day_range().unwrap_or((i32::MAX, i32::MIN));
         let span = if first <= last { (last - first + 1) as usize } else { 0 };
         (last.saturating_add(1), (0..=span).map(|age| 0.5f64.powf(age as f64 / h)).collect())
     } else {
@@ -1231,6 +1228,30 @@ pub fn fit_affinity(
     Ok(model)
 }
 
+/// The similar-items graph and the collaborative scorer of `choice`, from the co-occurrence Gram.
+fn fit_graphs(
+    train: &Interactions,
+    params: &AffinityParams,
+    choice: BlendChoice,
+) -> Result<(ItemGraph, Scorer), AffinityError> {
+    let g = gram(&train.distinct_rows(), train.n_items);
+    Ok(match choice.model {
+        // One cosine pass serves both the similar-items lists and the kNN scorer.
+        CfModel::Knn { k } => {
+            let rows = cosine_neighbours(&g, k.max(params.similar_k), params.shrinkage);
+            let truncated = |n: usize| rows.iter().map(|r| r[..n.min(r.len())].to_vec()).collect();
+            let scorer = ItemGraph::from_rows(truncated(k));
+            // Cosine similarity is symmetric: when no item lost a neighbour to `k`, the graph is its own transpose.
+            let scorer = if k + 1 >= g.n { scorer } else { scorer.transpose() };
+            (ItemGraph::from_rows(truncated(params.similar_k)), Scorer::Graph(scorer))
+        }
+        model => (
+            ItemGraph::from_rows(cosine_neighbours(&g, params.similar_k, params.shrinkage)),
+            fit_scorer(model, train, &g, params)?,
+        ),
+    })
+}
+
 /// Fits one given model and blend on all of `train` (no validation).
 pub fn fit_with_choice(
     train: &Interactions,
@@ -1239,24 +1260,9 @@ pub fn fit_with_choice(
     choice: BlendChoice,
 ) -> Result<AffinityModel, AffinityError> {
     check_inputs(train, segments, params)?;
-    // The popularity and repurchase pass and the co-occurrence counts are independent: side by side.
-    let (shared, g) =
-        rayon::join(|| fit_shared(train, segments, params), || gram(&train.distinct_rows(), train.n_items));
-    let (neighbours, scorer) = match choice.model {
-        // One cosine pass serves both the similar-items lists and the kNN scorer.
-        CfModel::Knn { k } => {
-            let rows = cosine_neighbours(&g, k.max(params.similar_k), params.shrinkage);
-            let truncated = |n: usize| rows.iter().map(|r| r[..n.min(r.len())].to_vec()).collect();
-            (
-                ItemGraph::from_rows(truncated(params.similar_k)),
-                Scorer::Graph(ItemGraph::from_rows(truncated(k)).transpose()),
-            )
-        }
-        model => (
-            ItemGraph::from_rows(cosine_neighbours(&g, params.similar_k, params.shrinkage)),
-            fit_scorer(model, train, &g, params)?,
-        ),
-    };
+    // The popularity and repurchase pass and the item-item part are independent: side by side.
+    let (shared, graphs) = rayon::join(|| fit_shared(train, segments, params), || fit_graphs(train, params, choice));
+    let (neighbours, scorer) = graphs?;
     let (scoring, n_factors, item_factors, factor_gram) = match scorer {
         Scorer::None => (ItemGraph::default(), 0, Vec::new(), Vec::new()),
         Scorer::Graph(g) => (g, 0, Vec::new(), Vec::new()),

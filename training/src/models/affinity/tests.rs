@@ -236,7 +236,7 @@ mod reference {
             println!("P4 {split}: {} train rows, {} evaluated users", train.n_events(), truth.len());
             let popularity: Vec<f32> = {
                 let mut p = vec![0.0f32; n_items];
-                train.distinct_rows().iter().flatten().for_each(|&i| p[i as usize] += 1.0);
+                train.distinct_rows().items().iter().for_each(|&i| p[i as usize] += 1.0);
                 p
             };
             let exclude: Vec<Vec<u32>> = truth.iter().map(|(u, _)| train.user_items(*u as usize).to_vec()).collect();
