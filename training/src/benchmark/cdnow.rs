@@ -1,4 +1,4 @@
-//! CDNOW protocols: P1 (BG/NBD parameters), P2 (churn) and P3 (timing of the first holdout purchase).
+//! CDNOW protocols: P1 (BG/NBD parameters) and P2 (churn); P3 (timing) is in [`super::cdnow_timing`].
 //! Calibration ends 1997-09-30; the holdout is the next 39 weeks; all purchases of a customer on one
 //! date are one purchase day.
 
@@ -6,22 +6,21 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use super::classify::{Criterion, choose_logistic_cv, churn_lines, matrix, mean_se, stratified_folds};
+use super::classify::{Criterion, choose_logistic_cv, churn_lines, matrix};
 use super::data::{Table, ymd};
-use super::timing_cells::{CellConfig, CellKey, CellTable, timing_scores};
 use super::{BenchmarkError, Goal, Line, Protocol, line};
 use crate::models::churn::sigmoid;
 use crate::models::timing::{BgNbdFitParams, BgNbdParams, Rfm, fit_bgnbd};
 
 /// Holdout length in weeks.
-const HOLDOUT_WEEKS: f64 = 39.0;
+pub(super) const HOLDOUT_WEEKS: f64 = 39.0;
 
-fn cutoff_day() -> Result<i32, BenchmarkError> {
+pub(super) fn cutoff_day() -> Result<i32, BenchmarkError> {
     ymd(1997, 9, 30).ok_or_else(|| BenchmarkError::Inconsistent("bad cutoff date".into()))
 }
 
 /// Each customer's distinct calibration purchase days, ascending.
-fn purchase_days(table: &Table) -> Result<BTreeMap<i64, Vec<i32>>, BenchmarkError> {
+pub(super) fn purchase_days(table: &Table) -> Result<BTreeMap<i64, Vec<i32>>, BenchmarkError> {
     let (customer, date) = (table.col("customer_id")?, table.col("date")?);
     let mut days: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
     for r in 0..table.rows.len() {
@@ -35,7 +34,7 @@ fn purchase_days(table: &Table) -> Result<BTreeMap<i64, Vec<i32>>, BenchmarkErro
 }
 
 /// (x, t_x, T) in weeks from purchase days (non-empty, ascending).
-fn rfm(days: &[i32], cutoff: i32) -> Rfm {
+pub(super) fn rfm(days: &[i32], cutoff: i32) -> Rfm {
     let (first, last) = (days[0], days[days.len() - 1]);
     Rfm { x: (days.len() - 1) as f64, t_x: f64::from(last - first) / 7.0, t: f64::from(cutoff - first) / 7.0 }
 }
@@ -292,175 +291,4 @@ pub fn p2(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
         ));
     }
     Ok(lines)
-}
-
-/// A P3 customer: calibration purchase days, split and target (days after the cutoff).
-struct Buyer {
-    days: Vec<i32>,
-    train: bool,
-    target: f64,
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { 0.5 * (values[n / 2 - 1] + values[n / 2]) }
-}
-
-/// The cell-table shapes and hit weights tried on P3.
-fn p3_grid() -> Vec<CellConfig> {
-    let mut grid = Vec::new();
-    for bgnbd_bins in [1, 4, 8, 12, 16] {
-        for use_gap_rule in [false, true] {
-            for hit_weight in [0.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0] {
-                grid.push(CellConfig { bgnbd_bins, use_gap_rule, hit_weight });
-            }
-        }
-    }
-    grid
-}
-
-/// How a P3 configuration is named in the method column.
-fn describe(c: CellConfig) -> String {
-    format!(
-        "cell table: {} BG/NBD-median bins{}, hit weight {}",
-        c.bgnbd_bins,
-        if c.use_gap_rule { " × gap-rule bins" } else { "" },
-        c.hit_weight
-    )
-}
-
-/// Out-of-fold predictions of every [`p3_grid`] configuration on the train buyers (5 folds).
-fn timing_cv(keys: &[CellKey], targets: &[f64], seed: u64) -> Vec<(CellConfig, Vec<f64>)> {
-    let n = keys.len();
-    let fold = stratified_folds(&vec![false; n], 5, seed);
-    let mut out = Vec::new();
-    for config in p3_grid() {
-        let mut predictions = vec![0.0; n];
-        for f in 0..5 {
-            let fit: Vec<usize> = (0..n).filter(|&i| fold[i] != f).collect();
-            let fit_keys: Vec<CellKey> = fit.iter().map(|&i| keys[i]).collect();
-            let ys: Vec<f64> = fit.iter().map(|&i| targets[i]).collect();
-            let table = CellTable::fit(config, &fit_keys, &ys);
-            for i in (0..n).filter(|&i| fold[i] == f) {
-                predictions[i] = table.predict(&keys[i]).clamp(1.0, 273.0);
-            }
-        }
-        out.push((config, predictions));
-    }
-    out
-}
-
-/// Runs P3 on master and sample: a [`CellTable`] over BG/NBD's truncated median and the gap rule, its
-/// shape and hit weight chosen by 5-fold cross-validation on the train buyers (see [`choose_timing`]).
-pub fn p3(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
-    let cutoff = cutoff_day()?;
-    let mut lines = Vec::new();
-    for case in ["master", "sample"] {
-        let calibration = Table::read(&dir.join(case).join("calibration.csv"))?;
-        let days = purchase_days(&calibration)?;
-        let truth = Table::read(&dir.join(case).join("truth.csv"))?;
-        let (tid, tsplit, ttarget) = (truth.col("customer_id")?, truth.col("split")?, truth.col("target_days")?);
-        let mut buyers = Vec::new();
-        for r in 0..truth.rows.len() {
-            let id = truth.int(r, tid)?;
-            let d = days.get(&id).ok_or_else(|| {
-                BenchmarkError::Inconsistent(format!("P3: customer {id} has no calibration purchase"))
-            })?;
-            buyers.push(Buyer {
-                days: d.clone(),
-                train: truth.text(r, tsplit) == "train",
-                target: truth.num(r, ttarget)?,
-            });
-        }
-        let started = Instant::now();
-        // BG/NBD on every customer's calibration summary (calibration data only; no holdout information).
-        let all: Vec<Rfm> = days.values().map(|d| rfm(d, cutoff)).collect();
-        let bgnbd = fit_bgnbd(&all, &BgNbdFitParams::default())?.params;
-        let mut pooled: Vec<f64> =
-            buyers.iter().filter(|b| b.train).flat_map(|b| b.days.windows(2).map(|w| f64::from(w[1] - w[0]))).collect();
-        let population_gap = median(&mut pooled);
-        let key = |b: &Buyer| -> CellKey {
-            let mut gaps: Vec<f64> = b.days.windows(2).map(|w| f64::from(w[1] - w[0])).collect();
-            let g = if gaps.is_empty() { population_gap } else { median(&mut gaps).max(1.0) };
-            let since_last = f64::from(cutoff - b.days[b.days.len() - 1]);
-            let k = (since_last / g).floor() + 1.0;
-            CellKey {
-                bgnbd_days: 7.0 * bgnbd.median_wait_within(&rfm(&b.days, cutoff), HOLDOUT_WEEKS),
-                gap_rule_days: (k * g - since_last).clamp(1.0, 273.0),
-                gaps: gaps.len(),
-            }
-        };
-        let (train, test): (Vec<&Buyer>, Vec<&Buyer>) = buyers.iter().partition(|b| b.train);
-        let train_keys: Vec<CellKey> = train.iter().map(|b| key(b)).collect();
-        let train_y: Vec<f64> = train.iter().map(|b| b.target).collect();
-        let keys_seconds = started.elapsed().as_secs_f64();
-        let selection = Instant::now();
-        let scored = timing_cv(&train_keys, &train_y, seed);
-        for (choice, predictions) in &scored {
-            let (mae, median_ae, share) = timing_scores(predictions, &train_y);
-            tracing::debug!(case, ?choice, mae, median_ae, share, "P3 cross-validation");
-        }
-        let chosen = choose_timing(&scored, &train_y);
-        let selection_seconds = selection.elapsed().as_secs_f64();
-        let refit = Instant::now();
-        let table = CellTable::fit(chosen, &train_keys, &train_y);
-        let predictions: Vec<f64> = test.iter().map(|b| table.predict(&key(b)).clamp(1.0, 273.0)).collect();
-        let fit_seconds = keys_seconds + refit.elapsed().as_secs_f64();
-        let targets: Vec<f64> = test.iter().map(|b| b.target).collect();
-        let (mae, median_ae, share) = timing_scores(&predictions, &targets);
-        let method = describe(chosen);
-        for (metric, goal, value) in [
-            ("mae_days", Goal::Lower, mae),
-            ("median_ae_days", Goal::Lower, median_ae),
-            ("share_within_14d", Goal::Higher, share),
-        ] {
-            lines.push(line(Protocol::P3, case, metric, goal, value, &method, fit_seconds, selection_seconds));
-        }
-    }
-    Ok(lines)
-}
-
-/// The chosen P3 configuration. MAE comes first: the candidates whose per-buyer absolute errors exceed the
-/// lowest-MAE candidate's by at most one standard error of the paired mean difference are
-/// indistinguishable from it on MAE; among them the highest ±14-day hit share wins (ties: lower MAE).
-fn choose_timing(scored: &[(CellConfig, Vec<f64>)], targets: &[f64]) -> CellConfig {
-    let fallback = CellConfig { bgnbd_bins: 1, use_gap_rule: false, hit_weight: 0.0 };
-    let Some(best) =
-        scored.iter().min_by(|a, b| timing_scores(&a.1, targets).0.total_cmp(&timing_scores(&b.1, targets).0))
-    else {
-        return fallback;
-    };
-    let errors = |p: &[f64]| -> Vec<f64> { p.iter().zip(targets).map(|(p, y)| (p - y).abs()).collect() };
-    let best_errors = errors(&best.1);
-    let admissible = scored.iter().filter(|(_, p)| {
-        let diff: Vec<f64> = errors(p).iter().zip(&best_errors).map(|(a, b)| a - b).collect();
-        let (mean, se) = mean_se(&diff);
-        mean <= se
-    });
-    admissible
-        .map(|(c, p)| (c, timing_scores(p, targets)))
-        .max_by(|a, b| a.1.2.total_cmp(&b.1.2).then(b.1.0.total_cmp(&a.1.0)))
-        .map_or(fallback, |s| *s.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timing_choice_trades_noise_level_mae_for_hits() {
-        let targets = vec![100.0; 200];
-        let config = |hit_weight| CellConfig { bgnbd_bins: 1, use_gap_rule: false, hit_weight };
-        // Best MAE (20) without hits; MAE 20.5 with half hits; MAE 50 with three quarters hits.
-        let best: Vec<f64> = (0..200).map(|i| if i % 2 == 0 { 80.0 } else { 120.0 }).collect();
-        let close: Vec<f64> = (0..200).map(|i| if i % 2 == 0 { 100.0 } else { 141.0 }).collect();
-        let far: Vec<f64> = (0..200).map(|i| if i % 4 == 0 { 300.0 } else { 100.0 }).collect();
-        let scored = vec![(config(0.0), best), (config(1.0), close), (config(2.0), far)];
-        assert_eq!(choose_timing(&scored, &targets).hit_weight, 1.0);
-        assert_eq!(choose_timing(&scored[..1], &targets).hit_weight, 0.0);
-    }
 }

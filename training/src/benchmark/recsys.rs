@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::data::Table;
-use super::{BenchmarkError, Goal, Line, Protocol, line};
+use super::{BenchmarkError, Goal, Line, Protocol, line, timed_fit};
 use crate::eval::ranking::{RankingMetrics, ranking_metrics};
 use crate::models::affinity::{
     AffinityParams, BlendChoice, CfModel, Event, Interactions, ScorerCache, ValidationFold, fit_with_choice,
@@ -43,11 +43,6 @@ fn truth_lists(pairs: &[(u32, u32)]) -> Vec<(u32, Vec<u32>)> {
         })
         .collect()
 }
-
-/// Fits of the chosen model timed, the median reported: at least the first, more while the fits so far took
-/// under [`FIT_TIMING_SECONDS`] (millisecond fits are noisy on a shared machine; long ones are not).
-const FIT_REPEATS: (usize, usize) = (3, 9);
-const FIT_TIMING_SECONDS: f64 = 1.0;
 
 /// A named param variant, its best validation NDCG@10 and blend.
 type Validated = (String, AffinityParams, f64, BlendChoice);
@@ -96,17 +91,7 @@ fn fit_score(
 ) -> Result<(RankingMetrics, String, f64, f64), BenchmarkError> {
     let (name, params, _, choice) = best.ok_or_else(|| BenchmarkError::Inconsistent("no affinity variant".into()))?;
     let params = &params;
-    let mut times: Vec<f64> = Vec::new();
-    let mut model = None;
-    while times.len() < FIT_REPEATS.0 || (times.len() < FIT_REPEATS.1 && times.iter().sum::<f64>() < FIT_TIMING_SECONDS)
-    {
-        let started = Instant::now();
-        model = Some(fit_with_choice(train, &[], params, choice)?);
-        times.push(started.elapsed().as_secs_f64());
-    }
-    times.sort_by(f64::total_cmp);
-    let fit_seconds = times[times.len() / 2];
-    let model = model.ok_or_else(|| BenchmarkError::Inconsistent("no fit".into()))?;
+    let (model, fit_seconds) = timed_fit(|| fit_with_choice(train, &[], params, choice))?;
     let recs: Vec<Vec<u32>> = truth
         .iter()
         .map(|(u, _)| {
