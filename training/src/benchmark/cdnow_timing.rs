@@ -11,10 +11,13 @@ use rayon::prelude::*;
 use super::cdnow::{HOLDOUT_WEEKS, cutoff_day, purchase_days, rfm};
 use super::classify::{mean_se, stratified_folds};
 use super::data::Table;
-use super::timing_cells::{CellConfig, CellKey, CellTable, timing_scores};
-use super::timing_renewal::{BuyerHistory, RenewalConfig, RenewalModel, WINDOW_DAYS};
+use super::timing_cells::{CellConfig, CellKey, CellTable, HIT_WINDOW, timing_scores};
 use super::{BenchmarkError, Goal, Line, Protocol, line, timed_fit};
+use crate::models::timing::renewal::{GapSummary, RenewalConfig, RenewalModel, best_day};
 use crate::models::timing::{BgNbdFitParams, fit_bgnbd};
+
+/// Last day of the window (days after the cutoff); predictions lie in 1..=WINDOW_DAYS.
+const WINDOW_DAYS: usize = 273;
 
 /// A P3 customer: calibration purchase days, split and target (days after the cutoff).
 struct Buyer {
@@ -61,7 +64,14 @@ fn renewal_grid() -> Vec<RenewalConfig> {
     for shrink in [2.0, 4.0, 8.0, 16.0] {
         for (weight_max, weight_half) in [(0.5, 1.0), (0.6, 2.0), (0.8, 2.0), (0.6, 4.0), (0.7, 4.0)] {
             for recency_bins in [1, 4, 8] {
-                grid.push(RenewalConfig { shrink, weight_max, weight_half, recency_bins, hit_weight: 0.0 });
+                grid.push(RenewalConfig {
+                    shrink,
+                    weight_max,
+                    weight_half,
+                    recency_bins,
+                    hit_weight: 0.0,
+                    hit_half_width: HIT_WINDOW,
+                });
             }
         }
     }
@@ -86,7 +96,7 @@ fn describe(c: Candidate) -> String {
 }
 
 /// Out-of-fold predictions of every configuration of both families on the train buyers (5 folds).
-fn timing_cv(keys: &[CellKey], histories: &[BuyerHistory], targets: &[f64], seed: u64) -> Vec<(Candidate, Vec<f64>)> {
+fn timing_cv(keys: &[CellKey], histories: &[GapSummary], targets: &[f64], seed: u64) -> Vec<(Candidate, Vec<f64>)> {
     let n = keys.len();
     let fold = stratified_folds(&vec![false; n], 5, seed);
     let fit_part = |f: usize| -> Vec<usize> { (0..n).filter(|&i| fold[i] != f).collect() };
@@ -111,15 +121,15 @@ fn timing_cv(keys: &[CellKey], histories: &[BuyerHistory], targets: &[f64], seed
         let mut predictions = vec![vec![0.0; n]; HIT_WEIGHTS.len()];
         for f in 0..5 {
             let fit = fit_part(f);
-            let fit_histories: Vec<BuyerHistory> = fit.iter().map(|&i| histories[i].clone()).collect();
+            let fit_histories: Vec<GapSummary> = fit.iter().map(|&i| histories[i]).collect();
             let ys: Vec<f64> = fit.iter().map(|&i| targets[i]).collect();
-            let model = RenewalModel::fit(config, &fit_histories, &ys);
+            let model = RenewalModel::fit(config, WINDOW_DAYS, &fit_histories, &ys);
             let held: Vec<usize> = (0..n).filter(|&i| fold[i] == f).collect();
             let days: Vec<Vec<f64>> = held
                 .par_iter()
                 .map(|&i| {
                     let p = model.distribution(&histories[i]);
-                    HIT_WEIGHTS.iter().map(|&lambda| super::timing_renewal::best_day(&p, lambda)).collect()
+                    HIT_WEIGHTS.iter().map(|&lambda| best_day(&p, lambda, HIT_WINDOW)).collect()
                 })
                 .collect();
             for (&i, d) in held.iter().zip(&days) {
@@ -180,7 +190,7 @@ pub fn p3(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
         let train_y: Vec<f64> = train.iter().map(|b| b.target).collect();
         let keys_seconds = started.elapsed().as_secs_f64();
         let histories =
-            |set: &[&Buyer]| -> Vec<BuyerHistory> { set.iter().map(|b| BuyerHistory::new(&b.days, cutoff)).collect() };
+            |set: &[&Buyer]| -> Vec<GapSummary> { set.iter().map(|b| GapSummary::new(&b.days, cutoff)).collect() };
         let selection = Instant::now();
         let scored = timing_cv(&train_keys, &histories(&train), &train_y, seed);
         for (choice, predictions) in &scored {
@@ -203,7 +213,8 @@ pub fn p3(dir: &Path, seed: u64) -> Result<Vec<Line>, BenchmarkError> {
                 (test.iter().map(|b| table.predict(&key(b))).collect::<Vec<f64>>(), seconds)
             }
             Candidate::Renewal(config) => {
-                let fit = || Ok::<_, BenchmarkError>(RenewalModel::fit(config, &histories(&train), &train_y));
+                let fit =
+                    || Ok::<_, BenchmarkError>(RenewalModel::fit(config, WINDOW_DAYS, &histories(&train), &train_y));
                 let (model, seconds) = timed_fit(fit)?;
                 (histories(&test).iter().map(|h| model.predict(h)).collect(), seconds)
             }

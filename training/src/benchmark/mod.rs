@@ -21,7 +21,6 @@ pub mod reference;
 pub mod targets;
 mod telco;
 mod timing_cells;
-mod timing_renewal;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

@@ -21,6 +21,7 @@ mod bgnbd;
 mod cycle;
 mod model;
 mod optim;
+pub mod renewal;
 mod special;
 
 pub use bgnbd::{BgNbdFit, BgNbdFitParams, BgNbdParams, Rfm, fit_bgnbd};
@@ -30,6 +31,7 @@ pub use model::{
 };
 pub use tagcenter::bundle::Urgency;
 
+use renewal::RenewalConfig;
 use serde::{Deserialize, Serialize};
 
 /// Errors of the timing model.
@@ -108,6 +110,8 @@ pub struct TimingParams {
     pub default_predictor: NextDatePredictor,
     /// BG/NBD optimiser settings.
     pub bgnbd: BgNbdFitParams,
+    /// Shape of the renewal mixture ([`NextDatePredictor::Renewal`]).
+    pub renewal: RenewalConfig,
 }
 
 impl Default for TimingParams {
@@ -125,6 +129,7 @@ impl Default for TimingParams {
             min_validation_buyers: 30,
             default_predictor: NextDatePredictor::BgNbdMedian,
             bgnbd: BgNbdFitParams::default(),
+            renewal: RenewalConfig::default(),
         }
     }
 }
@@ -160,6 +165,23 @@ impl TimingParams {
             if !(0.0..=1.0).contains(&bgnbd_weight) {
                 return bad(format!("blend weight {bgnbd_weight} must be in [0, 1]"));
             }
+        }
+        let r = &self.renewal;
+        let finite_non_negative = |v: f64| v.is_finite() && v >= 0.0;
+        if !(finite_non_negative(r.shrink)
+            && finite_non_negative(r.hit_weight)
+            && finite_non_negative(r.hit_half_width))
+        {
+            return bad("renewal shrink, hit_weight and hit_half_width must be finite and ≥ 0".into());
+        }
+        if !((0.0..=1.0).contains(&r.weight_max) && r.weight_half.is_finite() && r.weight_half > 0.0) {
+            return bad(format!(
+                "renewal weight_max = {} must be in [0, 1] and weight_half = {} positive",
+                r.weight_max, r.weight_half
+            ));
+        }
+        if !(1..=64).contains(&r.recency_bins) {
+            return bad(format!("renewal recency_bins = {} must be in 1..=64", r.recency_bins));
         }
         self.bgnbd.validate()
     }

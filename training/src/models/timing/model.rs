@@ -6,6 +6,7 @@ use tagcenter::bundle::{TimingOutputs, Urgency};
 
 use super::bgnbd::{BgNbdFit, BgNbdFitParams, BgNbdParams, Rfm, fit_bgnbd};
 use super::cycle::{median, median_gap, segment_cycles, shrink};
+use super::renewal::{GapSummary, RenewalModel};
 use super::{TimingError, TimingParams};
 
 /// One customer's purchase days: sorted, distinct local day numbers (days since 1970-01-01) before the
@@ -44,6 +45,10 @@ pub enum NextDatePredictor {
         /// Weight of the BG/NBD date, in [0, 1].
         bgnbd_weight: f64,
     },
+    /// The day chosen by the [renewal mixture](super::renewal) fitted on the validation window's buyers
+    /// (their own log-normal gaps mixed with what buyers like them did); without a fitted mixture, the
+    /// BG/NBD median.
+    Renewal,
 }
 
 /// The predictors tried on the validation window, in order of preference on ties.
@@ -88,6 +93,8 @@ pub struct TimingModel {
     pub predictor: NextDatePredictor,
     /// Every candidate's validation score (empty when there were too few validation buyers).
     pub validation: Vec<PredictorScore>,
+    /// The renewal mixture fitted on the validation window's buyers (`None` without validation).
+    pub renewal: Option<RenewalModel>,
     /// The settings the model was fitted with.
     pub params: TimingParams,
 }
@@ -132,6 +139,8 @@ pub(super) struct Snapshot {
     last: i32,
     rfm: Rfm,
     cycle: f64,
+    /// The gaps as the renewal mixture reads them (cutoff: the day before the as-of day).
+    gaps: GapSummary,
 }
 
 impl TimingModel {
@@ -160,6 +169,7 @@ impl TimingModel {
             last: *days.last()?,
             rfm: rfm(days, as_of, self.params.unit_days)?,
             cycle: self.customer_cycle(history, segment, as_of)?,
+            gaps: GapSummary::new(days, as_of - 1),
         })
     }
 
@@ -187,6 +197,11 @@ impl TimingModel {
             NextDatePredictor::BgNbdMedian => clamp(bgnbd()),
             NextDatePredictor::Constant => clamp(f64::from(as_of) + self.constant_wait_days),
             NextDatePredictor::Blend { bgnbd_weight: w } => clamp(w * bgnbd() + (1.0 - w) * roll_forward()),
+            NextDatePredictor::Renewal => match &self.renewal {
+                // Day 1 of the mixture's window is the as-of day.
+                Some(r) => clamp(f64::from(as_of - 1) + r.predict(&s.gaps)),
+                None => clamp(bgnbd()),
+            },
         }
     }
 
@@ -313,21 +328,60 @@ fn fit_core(
         constant_wait_days: f64::from(params.horizon_days) / 2.0,
         predictor: params.default_predictor,
         validation: Vec::new(),
+        renewal: None,
         params: *params,
     };
     Ok((model, fit))
 }
 
+/// What the validation window gives the final model.
+struct Validation {
+    /// Median days from the window's start to its buyers' first purchase.
+    constant_wait_days: f64,
+    /// Every candidate's score.
+    scores: Vec<PredictorScore>,
+    /// The renewal mixture fitted on the window's buyers.
+    renewal: RenewalModel,
+}
+
+/// Most validation buyers the renewal mixture is fitted and cross-validated on (an even sample of them
+/// beyond that): its cells and pooled gaps are settled long before.
+const RENEWAL_MAX_BUYERS: usize = 50_000;
+
+/// Folds of the renewal mixture's cross-fitted validation score.
+const RENEWAL_FOLDS: usize = 5;
+
+/// The renewal mixture's validation MAE, cross-fitted (each buyer predicted by a mixture fitted on the other
+/// folds), and the mixture fitted on all of `cases` (`(summary, days from the window's start to the first
+/// purchase, 1-based)`).
+fn renewal_validation(cases: &[(GapSummary, f64)], params: &TimingParams) -> (f64, RenewalModel) {
+    let window = params.horizon_days as usize;
+    let fit = |keep: &dyn Fn(usize) -> bool| {
+        let (summaries, targets): (Vec<GapSummary>, Vec<f64>) =
+            cases.iter().enumerate().filter(|(i, _)| keep(*i)).map(|(_, c)| *c).unzip();
+        RenewalModel::fit(params.renewal, window, &summaries, &targets)
+    };
+    let errors: f64 = (0..RENEWAL_FOLDS)
+        .into_par_iter()
+        .map(|f| {
+            let model = fit(&|i| i % RENEWAL_FOLDS != f);
+            cases.iter().skip(f).step_by(RENEWAL_FOLDS).map(|(s, y)| (model.predict(s) - y).abs()).sum::<f64>()
+        })
+        .sum();
+    (errors / cases.len().max(1) as f64, fit(&|_| true))
+}
+
 /// Chooses the predictor with the lowest MAE on the last `horizon_days` of the training period: the model
 /// is refitted on purchases before `as_of − horizon_days` and scored on the first purchase in the window
 /// of every customer who bought before and in it — among those whose date is not left empty (as the
-/// backtest scores), or all of them when those are fewer than `min_validation_buyers`.
+/// backtest scores), or all of them when those are fewer than `min_validation_buyers`. The renewal mixture,
+/// which learns from those buyers, is scored by cross-fitting instead.
 fn validate_predictors(
     histories: &[History],
     segments: &[u16],
     as_of: i32,
     params: &TimingParams,
-) -> Result<Option<(f64, Vec<PredictorScore>)>, TimingError> {
+) -> Result<Option<Validation>, TimingError> {
     let start = as_of - params.horizon_days as i32;
     if !histories.iter().any(|h| h.before(start).len() >= 2) {
         return Ok(None);
@@ -356,7 +410,7 @@ fn validate_predictors(
     let mut waits: Vec<f64> = cases.iter().map(|c| f64::from(c.1 - start)).collect();
     let constant = median(&mut waits);
     let model = TimingModel { constant_wait_days: constant, ..model };
-    let scores = CANDIDATES
+    let mut scores: Vec<PredictorScore> = CANDIDATES
         .iter()
         .map(|predictor| {
             let total: f64 =
@@ -364,7 +418,12 @@ fn validate_predictors(
             PredictorScore { predictor: *predictor, mae_days: total / cases.len() as f64, buyers: cases.len() }
         })
         .collect();
-    Ok(Some((constant, scores)))
+    let stride = cases.len().div_ceil(RENEWAL_MAX_BUYERS);
+    let renewal_cases: Vec<(GapSummary, f64)> =
+        cases.iter().step_by(stride).map(|(s, actual, _)| (s.gaps, f64::from(actual - start + 1))).collect();
+    let (mae_days, renewal) = renewal_validation(&renewal_cases, params);
+    scores.push(PredictorScore { predictor: NextDatePredictor::Renewal, mae_days, buyers: renewal_cases.len() });
+    Ok(Some(Validation { constant_wait_days: constant, scores, renewal }))
 }
 
 /// [`fit_timing`] without choosing the next-date predictor on a validation window (the default predictor is
@@ -407,13 +466,17 @@ pub fn fit_timing(
     // BFGS needs far fewer iterations to reach the same tolerance.
     let start = if fit.converged { fit.params } else { params.bgnbd.start };
     let warm = TimingParams { bgnbd: BgNbdFitParams { start, ..params.bgnbd }, ..*params };
-    if let Some((constant, scores)) = validate_predictors(histories, segments, as_of_day, &warm)? {
-        let best = scores.iter().filter(|s| s.mae_days.is_finite()).min_by(|a, b| a.mae_days.total_cmp(&b.mae_days));
+    if let Some(v) = validate_predictors(histories, segments, as_of_day, &warm)? {
+        for score in &v.scores {
+            tracing::debug!(predictor = ?score.predictor, mae_days = score.mae_days, buyers = score.buyers, "timing validation");
+        }
+        let best = v.scores.iter().filter(|s| s.mae_days.is_finite()).min_by(|a, b| a.mae_days.total_cmp(&b.mae_days));
         if let Some(best) = best {
             model.predictor = best.predictor;
         }
-        model.constant_wait_days = constant;
-        model.validation = scores;
+        model.constant_wait_days = v.constant_wait_days;
+        model.validation = v.scores;
+        model.renewal = Some(v.renewal);
     }
     Ok(model)
 }

@@ -1,5 +1,6 @@
 //! Tests of the timing rules: cycles, send windows, urgency, the empty date and predictor selection.
 
+use super::renewal::{GapSummary, RenewalConfig, RenewalModel};
 use super::*;
 
 /// A model with known parameters: BG/NBD at the CDNOW paper's values (weeks), segment 0 cycle 30 days,
@@ -14,6 +15,7 @@ fn model() -> TimingModel {
         constant_wait_days: 40.0,
         predictor: NextDatePredictor::CycleFromLast,
         validation: Vec::new(),
+        renewal: None,
         params: TimingParams::default(),
     }
 }
@@ -107,10 +109,12 @@ fn every_predictor_lands_inside_the_horizon() {
         NextDatePredictor::BgNbdMedian,
         NextDatePredictor::Constant,
         NextDatePredictor::Blend { bgnbd_weight: 0.5 },
+        NextDatePredictor::Renewal,
     ] {
         let m = TimingModel {
             predictor,
             params: TimingParams { min_return_probability: 0.0, ..TimingParams::default() },
+            renewal: Some(renewal_model()),
             ..model()
         };
         let day = m.predict(&History { purchase_days: &days }, 1, AS_OF).next_purchase_day.expect("date");
@@ -125,6 +129,26 @@ fn every_predictor_lands_inside_the_horizon() {
     assert_eq!(m.date(NextDatePredictor::Constant, &s, AS_OF), AS_OF + 40);
 }
 
+/// A renewal mixture fitted on 30-day buyers who buy again 10 days into the 92-day window.
+fn renewal_model() -> RenewalModel {
+    let buyer = GapSummary::new(&[-80, -50, -20], 0);
+    RenewalModel::fit(RenewalConfig::default(), 92, &vec![buyer; 50], &[10.0; 50])
+}
+
+#[test]
+fn the_renewal_date_is_the_mixture_day_counted_from_the_as_of_day() {
+    let renewal = renewal_model();
+    let m = TimingModel { predictor: NextDatePredictor::Renewal, renewal: Some(renewal.clone()), ..model() };
+    let days = [AS_OF - 81, AS_OF - 51, AS_OF - 21];
+    let s = m.snapshot(&History { purchase_days: &days }, 0, AS_OF).expect("snapshot");
+    // The same gaps and wait as the fitting buyers: day 10 of the window is as-of + 9.
+    assert_eq!(renewal.predict(&GapSummary::new(&days, AS_OF - 1)), 10.0);
+    assert_eq!(m.date(NextDatePredictor::Renewal, &s, AS_OF), AS_OF + 9);
+    // Without a fitted mixture the BG/NBD median stands in.
+    let bare = TimingModel { renewal: None, ..m.clone() };
+    assert_eq!(bare.date(NextDatePredictor::Renewal, &s, AS_OF), bare.date(NextDatePredictor::BgNbdMedian, &s, AS_OF));
+}
+
 #[test]
 fn params_are_validated_in_one_place() {
     assert!(TimingParams::default().validate().is_ok());
@@ -136,6 +160,22 @@ fn params_are_validated_in_one_place() {
         TimingParams { overdue_factor: f64::NAN, ..TimingParams::default() },
         TimingParams { send_now_days: 0, ..TimingParams::default() },
         TimingParams { default_predictor: NextDatePredictor::Blend { bgnbd_weight: 2.0 }, ..TimingParams::default() },
+        TimingParams {
+            renewal: RenewalConfig { weight_max: 1.5, ..RenewalConfig::default() },
+            ..TimingParams::default()
+        },
+        TimingParams {
+            renewal: RenewalConfig { weight_half: 0.0, ..RenewalConfig::default() },
+            ..TimingParams::default()
+        },
+        TimingParams {
+            renewal: RenewalConfig { recency_bins: 0, ..RenewalConfig::default() },
+            ..TimingParams::default()
+        },
+        TimingParams {
+            renewal: RenewalConfig { shrink: f64::NAN, ..RenewalConfig::default() },
+            ..TimingParams::default()
+        },
     ] {
         assert!(matches!(bad.validate(), Err(TimingError::InvalidParams(_))), "{bad:?}");
     }
@@ -189,7 +229,10 @@ fn fit_timing_learns_cycles_and_picks_a_predictor_that_beats_the_constant() {
     assert!(model.bgnbd.is_valid() && model.bgnbd_converged, "{model:?}");
     assert!((model.segment_cycles[0] - 20.0).abs() < 3.0, "{:?}", model.segment_cycles);
     assert!((model.segment_cycles[1] - 50.0).abs() < 6.0, "{:?}", model.segment_cycles);
-    assert_eq!(model.validation.len(), 7);
+    // The seven rules and the cross-fitted renewal mixture, which is kept for prediction.
+    assert_eq!(model.validation.len(), 8);
+    assert!(model.validation.iter().any(|s| s.predictor == NextDatePredictor::Renewal && s.mae_days.is_finite()));
+    assert!(model.renewal.is_some());
     let best = model.validation.iter().map(|s| s.mae_days).fold(f64::INFINITY, f64::min);
     let constant = model.validation.iter().find(|s| s.predictor == NextDatePredictor::Constant).expect("constant");
     assert!(best < constant.mae_days, "{:?}", model.validation);
