@@ -1,4 +1,5 @@
-//! The real-data benchmark's fast subset (P1 CDNOW BG/NBD, P3 CDNOW timing and P6 Telco churn) against the reference
+//! The real-data benchmark's fast subset (P1 CDNOW BG/NBD, P3 CDNOW timing, P5 Groceries recommendations and P6
+//! Telco churn) against the reference
 //! protocols, with the targets as assertions. Needs `../shared/reference` (override with
 //! `TAGCENTER_REFERENCE`); skips with a message when it is absent.
 
@@ -64,4 +65,17 @@ fn benchmark_p3_timing_beats_the_best_reference_mae_on_cdnow() {
         assert_eq!(mae.verdict(), Verdict::Won, "{mae:?}");
         assert!(mae.time_ok(), "fit {:.3}s vs reference {:?}", mae.our_fit_seconds, mae.reference);
     }
+    // The primary (master) median error beats the train-median constant's.
+    let median = find(&lines, "master", "median_ae_days");
+    assert_eq!(median.verdict(), Verdict::Won, "{median:?}");
+}
+
+#[test]
+fn benchmark_p5_groceries_recommendations_beat_popularity() {
+    let Some(dir) = reference_dir() else { return };
+    let lines = run_benchmark(&BenchmarkParams::new(&dir, vec![Protocol::P5])).unwrap();
+    let recall = find(&lines, "rec", "recall@10");
+    let ndcg = find(&lines, "rec", "ndcg@10");
+    assert!(recall.ours > 0.385, "recall@10 {recall:?}");
+    assert!(ndcg.ours > 0.300, "NDCG@10 {ndcg:?}");
 }
