@@ -139,8 +139,8 @@ pub(super) struct Snapshot {
     last: i32,
     rfm: Rfm,
     cycle: f64,
-    /// The gaps as the renewal mixture reads them (cutoff: the day before the as-of day).
-    gaps: GapSummary,
+    /// The gaps as the renewal mixture reads them (cutoff: the day before the as-of day), when asked for.
+    gaps: Option<GapSummary>,
 }
 
 impl TimingModel {
@@ -163,13 +163,15 @@ impl TimingModel {
         })
     }
 
-    pub(super) fn snapshot(&self, history: &History, segment: u16, as_of: i32) -> Option<Snapshot> {
+    /// What the date rules need about a customer with purchases before `as_of`; the renewal mixture's gap
+    /// summary only `with_gaps` (it costs a logarithm per gap).
+    pub(super) fn snapshot(&self, history: &History, segment: u16, as_of: i32, with_gaps: bool) -> Option<Snapshot> {
         let days = history.before(as_of);
         Some(Snapshot {
             last: *days.last()?,
             rfm: rfm(days, as_of, self.params.unit_days)?,
             cycle: self.customer_cycle(history, segment, as_of)?,
-            gaps: GapSummary::new(days, as_of - 1),
+            gaps: with_gaps.then(|| GapSummary::new(days, as_of - 1)),
         })
     }
 
@@ -197,10 +199,10 @@ impl TimingModel {
             NextDatePredictor::BgNbdMedian => clamp(bgnbd()),
             NextDatePredictor::Constant => clamp(f64::from(as_of) + self.constant_wait_days),
             NextDatePredictor::Blend { bgnbd_weight: w } => clamp(w * bgnbd() + (1.0 - w) * roll_forward()),
-            NextDatePredictor::Renewal => match &self.renewal {
+            NextDatePredictor::Renewal => match (&self.renewal, &s.gaps) {
                 // Day 1 of the mixture's window is the as-of day.
-                Some(r) => clamp(f64::from(as_of - 1) + r.predict(&s.gaps)),
-                None => clamp(bgnbd()),
+                (Some(r), Some(g)) => clamp(f64::from(as_of - 1) + r.predict(g)),
+                _ => clamp(bgnbd()),
             },
         }
     }
@@ -223,7 +225,8 @@ impl TimingModel {
     pub fn predict(&self, history: &History, segment: u16, as_of_day: i32) -> TimingPrediction {
         let as_of = as_of_day;
         let send_now_end = as_of + self.params.send_now_days as i32 - 1;
-        let Some(s) = self.snapshot(history, segment, as_of) else {
+        let with_gaps = self.predictor == NextDatePredictor::Renewal && self.renewal.is_some();
+        let Some(s) = self.snapshot(history, segment, as_of, with_gaps) else {
             return TimingPrediction {
                 next_purchase_day: None,
                 window_start: as_of,
@@ -387,22 +390,23 @@ fn validate_predictors(
         return Ok(None);
     }
     let (model, _) = fit_core(histories, segments, start, params)?;
-    // (snapshot, actual first purchase in the window, date shown?)
-    let cases: Vec<(Snapshot, i32, bool)> = histories
+    // (snapshot, actual first purchase in the window, date shown?, customer)
+    let cases: Vec<(Snapshot, i32, bool, usize)> = histories
         .par_iter()
         .zip(segments.par_iter())
-        .filter_map(|(h, seg)| {
+        .enumerate()
+        .filter_map(|(customer, (h, seg))| {
             let actual = *h.purchase_days[h.purchase_days.partition_point(|d| *d < start)..].first()?;
             if actual >= as_of {
                 return None;
             }
-            let s = model.snapshot(h, *seg, start)?;
+            let s = model.snapshot(h, *seg, start, false)?;
             let shown = model.p_return(&s) >= params.min_return_probability;
-            Some((s, actual, shown))
+            Some((s, actual, shown, customer))
         })
         .collect();
     let shown = cases.iter().filter(|c| c.2).count();
-    let cases: Vec<&(Snapshot, i32, bool)> =
+    let cases: Vec<&(Snapshot, i32, bool, usize)> =
         cases.iter().filter(|c| c.2 || shown < params.min_validation_buyers).collect();
     if cases.len() < params.min_validation_buyers {
         return Ok(None);
@@ -414,13 +418,18 @@ fn validate_predictors(
         .iter()
         .map(|predictor| {
             let total: f64 =
-                cases.iter().map(|(s, actual, _)| f64::from((model.date(*predictor, s, start) - actual).abs())).sum();
+                cases.iter().map(|(s, actual, ..)| f64::from((model.date(*predictor, s, start) - actual).abs())).sum();
             PredictorScore { predictor: *predictor, mae_days: total / cases.len() as f64, buyers: cases.len() }
         })
         .collect();
     let stride = cases.len().div_ceil(RENEWAL_MAX_BUYERS);
-    let renewal_cases: Vec<(GapSummary, f64)> =
-        cases.iter().step_by(stride).map(|(s, actual, _)| (s.gaps, f64::from(actual - start + 1))).collect();
+    let renewal_cases: Vec<(GapSummary, f64)> = cases
+        .iter()
+        .step_by(stride)
+        .map(|&&(_, actual, _, c)| {
+            (GapSummary::new(histories[c].before(start), start - 1), f64::from(actual - start + 1))
+        })
+        .collect();
     let (mae_days, renewal) = renewal_validation(&renewal_cases, params);
     scores.push(PredictorScore { predictor: NextDatePredictor::Renewal, mae_days, buyers: renewal_cases.len() });
     Ok(Some(Validation { constant_wait_days: constant, scores, renewal }))

@@ -123,7 +123,7 @@ fn every_predictor_lands_inside_the_horizon() {
     // Roll-forward: last purchase 100 days ago, cycle 30 → last + 4 × 30 = as-of + 20.
     let m = TimingModel { predictor: NextDatePredictor::CycleRollForward, ..model() };
     let once = [AS_OF - 100];
-    let s = m.snapshot(&History { purchase_days: &once }, 0, AS_OF).expect("snapshot");
+    let s = m.snapshot(&History { purchase_days: &once }, 0, AS_OF, true).expect("snapshot");
     assert_eq!(m.date(NextDatePredictor::CycleRollForward, &s, AS_OF), AS_OF + 20);
     assert_eq!(m.date(NextDatePredictor::CycleFromLast, &s, AS_OF), AS_OF);
     assert_eq!(m.date(NextDatePredictor::Constant, &s, AS_OF), AS_OF + 40);
@@ -140,7 +140,7 @@ fn the_renewal_date_is_the_mixture_day_counted_from_the_as_of_day() {
     let renewal = renewal_model();
     let m = TimingModel { predictor: NextDatePredictor::Renewal, renewal: Some(renewal.clone()), ..model() };
     let days = [AS_OF - 81, AS_OF - 51, AS_OF - 21];
-    let s = m.snapshot(&History { purchase_days: &days }, 0, AS_OF).expect("snapshot");
+    let s = m.snapshot(&History { purchase_days: &days }, 0, AS_OF, true).expect("snapshot");
     // The same gaps and wait as the fitting buyers: day 10 of the window is as-of + 9.
     assert_eq!(renewal.predict(&GapSummary::new(&days, AS_OF - 1)), 10.0);
     assert_eq!(m.date(NextDatePredictor::Renewal, &s, AS_OF), AS_OF + 9);
