@@ -107,7 +107,9 @@ impl RenewalModel {
         recency.sort_by(f64::total_cmp);
         let n = recency.len();
         let bins = config.recency_bins.max(1);
-        let edges: Vec<f64> = (1..bins).map(|q| recency[(q * n / bins).min(n.saturating_sub(1))]).collect();
+        // Without customers there are no quantiles: one bin, and every cell is empty.
+        let edges: Vec<f64> =
+            if n == 0 { Vec::new() } else { (1..bins).map(|q| recency[(q * n / bins).min(n - 1)]).collect() };
         // Pooled over every gap: the customers' means and variances weighted by their gap counts.
         let count = customers.iter().map(|c| c.gaps).sum::<usize>().max(1) as f64;
         let mean = customers.iter().map(|c| c.gaps as f64 * c.log_gap_mean).sum::<f64>() / count;
@@ -245,6 +247,13 @@ mod tests {
             let best = (1..=WINDOW).map(|d| direct(d as f64, lambda)).fold(f64::INFINITY, f64::min);
             assert!((direct(v, lambda) - best).abs() < 1e-9, "λ {lambda}: day {v}");
         }
+    }
+
+    #[test]
+    fn a_mixture_fitted_on_no_customers_still_predicts_a_day_of_the_window() {
+        let model = RenewalModel::fit(config(0.0), 30, &[], &[]);
+        let day = model.predict(&GapSummary::new(&[-40, -20], 0));
+        assert!((1.0..=30.0).contains(&day), "{day}");
     }
 
     #[test]
