@@ -406,6 +406,19 @@ mod tests {
         assert_eq!(g.data, expected);
     }
 
+    /// Cosine with shrinkage is symmetric: an untruncated neighbour graph is its own transpose (the kNN fit
+    /// skips the transpose then).
+    #[test]
+    fn an_untruncated_cosine_graph_is_its_own_transpose() {
+        let sets = ItemSets::from_rows(&[vec![0, 1, 3], vec![0, 1, 2], vec![1, 4], vec![2, 3, 4], vec![0, 4]]);
+        let g = gram(&sets, 5);
+        let graph = ItemGraph::from_rows(cosine_neighbours(&g, 4, 0.5));
+        assert_eq!(graph.transpose(), graph);
+        // Truncated to one neighbour, it is not.
+        let top1 = ItemGraph::from_rows(cosine_neighbours(&g, 1, 0.5));
+        assert_ne!(top1.transpose(), top1);
+    }
+
     #[test]
     fn gram_counts_co_occurrences() {
         let g = gram(&three_users(), 3);
