@@ -14,7 +14,7 @@ use super::data::Table;
 use super::timing_cells::{CellConfig, CellKey, CellTable, HIT_WINDOW, timing_scores};
 use super::{BenchmarkError, Goal, Line, Protocol, line, timed_fit};
 use crate::models::timing::renewal::{GapSummary, RenewalConfig, RenewalModel, best_day};
-use crate::models::timing::{BgNbdFitParams, fit_bgnbd};
+use crate::models::timing::{BgNbdFitParams, fit_bgnbd, median};
 
 /// Last day of the window (days after the cutoff); predictions lie in 1..=WINDOW_DAYS.
 const WINDOW_DAYS: usize = 273;
@@ -35,15 +35,6 @@ enum Candidate {
 
 /// Hit weights (λ, days of absolute error per ±14-day hit) tried by both families.
 const HIT_WEIGHTS: [f64; 8] = [0.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0];
-
-fn median(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { 0.5 * (values[n / 2 - 1] + values[n / 2]) }
-}
 
 /// The cell-table shapes tried on P3 (each with every hit weight).
 fn cell_grid() -> Vec<CellConfig> {

@@ -25,6 +25,7 @@ pub mod renewal;
 mod special;
 
 pub use bgnbd::{BgNbdFit, BgNbdFitParams, BgNbdParams, Rfm, fit_bgnbd};
+pub(crate) use cycle::median;
 pub use model::{
     History, NextDatePredictor, PredictorScore, TimingModel, TimingPrediction, fit_timing, fit_timing_unvalidated,
     timing_outputs,
